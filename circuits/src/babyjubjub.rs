@@ -1,0 +1,99 @@
+//! Baby Jubjub in circomlib's form: `168700·x² + y² = 1 + 168696·x²·y²` over the BN254 scalar field.
+//!
+//! arkworks' `ark-ed-on-bn254` ships the same curve rescaled to `a = 1`; circomlib (and so every
+//! wallet built on circomlibjs) uses `a = 168700`, so Ferry declares that form here and keeps
+//! arkworks' field types: the base field is [`Fr`], the prime-order subgroup's scalar field is [`Fs`].
+
+use crate::field::Fr;
+use ark_ec::{
+    models::CurveConfig,
+    twisted_edwards::{Affine, MontCurveConfig, Projective, TECurveConfig},
+    AffineRepr, CurveGroup,
+};
+use ark_ff::{MontFp, PrimeField};
+use num_bigint::BigUint;
+
+/// The scalar field of Baby Jubjub's prime-order subgroup (order `l`, about 2^251).
+pub type Fs = ark_ed_on_bn254::Fr;
+
+/// circomlib's Baby Jubjub parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BabyJubjub;
+
+/// A point on Baby Jubjub (affine).
+pub type Point = Affine<BabyJubjub>;
+/// A point on Baby Jubjub (projective, for arithmetic).
+pub type PointProjective = Projective<BabyJubjub>;
+
+impl CurveConfig for BabyJubjub {
+    type BaseField = Fr;
+    type ScalarField = Fs;
+    const COFACTOR: &'static [u64] = &[8];
+    const COFACTOR_INV: Fs =
+        MontFp!("2394026564107420727433200628387514462817212225638746351800188703329891451411");
+}
+
+impl TECurveConfig for BabyJubjub {
+    const COEFF_A: Fr = MontFp!("168700");
+    const COEFF_D: Fr = MontFp!("168696");
+    /// circomlib's `Base8`, the generator of the prime-order subgroup.
+    const GENERATOR: Point = Point::new_unchecked(BASE8_X, BASE8_Y);
+    type MontCurveConfig = BabyJubjub;
+}
+
+impl MontCurveConfig for BabyJubjub {
+    /// `2·(a + d) / (a − d)`.
+    const COEFF_A: Fr = MontFp!("168698");
+    /// `4 / (a − d)`.
+    const COEFF_B: Fr = MontFp!("1");
+    type TECurveConfig = BabyJubjub;
+}
+
+/// x of circomlib's `Base8`.
+pub const BASE8_X: Fr =
+    MontFp!("5299619240641551281634865583518297030282874472190772894086521144482721001553");
+/// y of circomlib's `Base8`.
+pub const BASE8_Y: Fr =
+    MontFp!("16950150798460657717958625567821834550301663161624707787222815936182638968203");
+
+/// circomlib's `Base8`.
+pub fn base8() -> Point {
+    BabyJubjub::GENERATOR
+}
+
+/// The order `l` of the prime-order subgroup, as an integer.
+pub fn subgroup_order() -> BigUint {
+    Fs::MODULUS.into()
+}
+
+/// `k·P` for an integer `k` of any size (as circomlibjs `mulPointEscalar`).
+pub fn mul(p: &Point, k: &BigUint) -> Point {
+    let limbs = k.to_u64_digits();
+    p.mul_bigint(limbs).into_affine()
+}
+
+/// `(x, y)` as a point if it satisfies the curve equation (no subgroup check).
+pub fn point_on_curve(x: Fr, y: Fr) -> Option<Point> {
+    let p = Point::new_unchecked(x, y);
+    p.is_on_curve().then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base8_is_on_curve_and_has_prime_order() {
+        let b = base8();
+        assert!(b.is_on_curve());
+        assert!(b.is_in_correct_subgroup_assuming_on_curve());
+        assert!(mul(&b, &subgroup_order()).is_zero());
+        assert!(!mul(&b, &(subgroup_order() - 1u32)).is_zero());
+    }
+
+    #[test]
+    fn off_curve_points_are_refused() {
+        assert!(point_on_curve(Fr::from(1u64), Fr::from(1u64)).is_none());
+        assert!(point_on_curve(Fr::from(0u64), Fr::from(1u64)).is_some());
+    }
+}

@@ -1,0 +1,141 @@
+//! The batch circuit: public inputs `[old_root, new_root, packed public data]`, one gadget per
+//! slot (deposits, then transfers, then withdrawals), then the fee credit. It replays exactly
+//! what [`crate::batch`] did natively, from the [`BatchWitness`] it recorded.
+//!
+//! Every value that moves the root or a payout is bound to the public data: the records are
+//! assembled from the very bits the slot gadgets used, packed 31 bytes per input, and
+//! compared with the public inputs.
+
+pub mod common;
+pub mod deposit;
+pub mod fee;
+pub mod transfer;
+pub mod withdraw;
+
+use crate::batch::BatchWitness;
+use crate::field::Fr;
+use crate::pubdata::BYTES_PER_ELEMENT;
+use ark_r1cs_std::{
+    alloc::AllocVar, boolean::Boolean, eq::EqGadget, fields::fp::FpVar, fields::FieldVar,
+};
+use ark_relations::r1cs::{
+    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, OptimizationGoal, SynthesisError,
+};
+use common::num;
+use serde::Serialize;
+
+/// A batch to prove (or, with [`BatchWitness::noops`], the shape to generate keys for).
+#[derive(Clone, Debug)]
+pub struct BatchCircuit {
+    /// The native trace to replay.
+    pub witness: BatchWitness,
+}
+
+/// Constraints per part of the circuit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Breakdown {
+    /// One deposit slot.
+    pub deposit: usize,
+    /// One transfer slot.
+    pub transfer: usize,
+    /// One withdrawal slot.
+    pub withdraw: usize,
+    /// The fee credit.
+    pub fee: usize,
+    /// Public inputs: the root check and the packing of public data.
+    pub public_data: usize,
+    /// The whole batch.
+    pub total: usize,
+}
+
+impl ConstraintSynthesizer<Fr> for BatchCircuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        synthesize(&cs, &self.witness).map(|_| ())
+    }
+}
+
+/// Lays out the circuit for `w` in `cs`; returns how many constraints each part took.
+pub fn synthesize(
+    cs: &ConstraintSystemRef<Fr>,
+    w: &BatchWitness,
+) -> Result<Breakdown, SynthesisError> {
+    let params = &w.params;
+    let inputs = w.public_inputs();
+    let old_root = FpVar::new_input(cs.clone(), || Ok(inputs[0]))?;
+    let new_root = FpVar::new_input(cs.clone(), || Ok(inputs[1]))?;
+    let chunks = inputs[2..]
+        .iter()
+        .map(|x| FpVar::new_input(cs.clone(), || Ok(*x)))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut b = Breakdown::default();
+    let mut root = old_root;
+    let mut fees = FpVar::<Fr>::zero();
+    let mut records: Vec<Boolean<Fr>> = Vec::with_capacity(8 * params.pubdata_len());
+    let measure = |slot: &mut usize, before: usize| {
+        if *slot == 0 {
+            *slot = cs.num_constraints() - before;
+        }
+    };
+
+    for d in &w.deposits {
+        let before = cs.num_constraints();
+        let out = deposit::apply_deposit(cs, params, &root, d)?;
+        root = out.root;
+        records.extend(out.pubdata);
+        measure(&mut b.deposit, before);
+    }
+    for t in &w.transfers {
+        let before = cs.num_constraints();
+        let out = transfer::apply_transfer(cs, params, &root, t)?;
+        root = out.root;
+        fees += out.fee;
+        records.extend(out.pubdata);
+        measure(&mut b.transfer, before);
+    }
+    for x in &w.withdrawals {
+        let before = cs.num_constraints();
+        let out = withdraw::apply_withdraw(cs, params, &root, x)?;
+        root = out.root;
+        fees += out.fee;
+        records.extend(out.pubdata);
+        measure(&mut b.withdraw, before);
+    }
+    let before = cs.num_constraints();
+    let (root, header) = fee::apply_fees(cs, params, &root, &fees, &w.fee)?;
+    measure(&mut b.fee, before);
+
+    let before = cs.num_constraints();
+    root.enforce_equal(&new_root)?;
+    let mut bits = header;
+    bits.extend(records);
+    assert_eq!(bits.len(), 8 * params.pubdata_len(), "record widths");
+    bits.resize(chunks.len() * 8 * BYTES_PER_ELEMENT, Boolean::FALSE);
+    for (chunk_bits, input) in bits.chunks(8 * BYTES_PER_ELEMENT).zip(&chunks) {
+        let le: Vec<_> = chunk_bits.iter().rev().cloned().collect();
+        num(&le).enforce_equal(input)?;
+    }
+    b.public_data = cs.num_constraints() - before;
+    b.total = cs.num_constraints();
+    Ok(b)
+}
+
+/// Synthesizes the circuit of `params` (all noops) and counts its constraints.
+pub fn constraint_report(
+    params: crate::params::CircuitParams,
+) -> Result<Breakdown, SynthesisError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    let w = BatchWitness::noops(
+        params,
+        crate::merkle::empty_roots(params.depth)[params.depth],
+    );
+    synthesize(&cs, &w)
+}
+
+/// Whether the circuit is satisfied by `w` (what a prover would find), for tests and checks.
+pub fn is_satisfied(w: &BatchWitness) -> Result<bool, SynthesisError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    synthesize(&cs, w)?;
+    cs.is_satisfied()
+}

@@ -1,0 +1,44 @@
+//! # ferry-circuits: the Ferry protocol
+//!
+//! Everything two Ferry implementations must agree on lives here, natively and (feature `r1cs`)
+//! as R1CS gadgets that mirror the native code function for function:
+//!
+//! ```text
+//!  field ──> poseidon ──> eddsa (Baby Jubjub, circomlib-compatible)
+//!                 │            │
+//!                 v            v
+//!              merkle ──> ops (deposit, transfer, withdraw) ──> batch (native STF)
+//!                                                                 │ BatchWitness
+//!                                                                 v
+//!                                             circuit::BatchCircuit (Groth16, in `prover`)
+//! ```
+//!
+//! - [`poseidon`]: circomlib's Poseidon, 1..8 inputs.
+//! - [`babyjubjub`], [`eddsa`]: keys and EdDSA-Poseidon signatures as circomlibjs makes them.
+//! - [`merkle`]: the arity-4 account tree.
+//! - [`ops`]: operations, signing messages, public-data records and their native rules.
+//! - [`state`], [`batch`]: the state and the state-transition function with its witness trace.
+//! - [`pubdata`]: the batch's public data and its packing into public inputs (one definition).
+//! - [`circuit`] (feature `r1cs`): the batch circuit and its per-operation gadgets.
+
+#![warn(missing_docs)]
+
+pub mod babyjubjub;
+pub mod batch;
+#[cfg(feature = "r1cs")]
+pub mod circuit;
+pub mod eddsa;
+pub mod field;
+pub mod merkle;
+pub mod ops;
+pub mod params;
+pub mod poseidon;
+pub mod pubdata;
+mod serde_biguint;
+mod serde_fr;
+pub mod state;
+
+pub use batch::{apply_batch, Batch, BatchBuilder, BatchError, BatchWitness, SealedBatch};
+pub use field::Fr;
+pub use params::CircuitParams;
+pub use state::State;

@@ -1,0 +1,207 @@
+//! The account tree: a dense Merkle tree of arity 4 whose nodes are `Poseidon(c0, c1, c2, c3)`.
+//!
+//! Leaves are indexed by account id; level 0 holds the leaves and level `depth` the root.
+//! At level `k` the position of id's ancestor among its siblings is `(id >> 2k) & 3`.
+//! Storage is sparse: only nodes that differ from an empty subtree are kept, and the root of an
+//! empty subtree of every height is precomputed. An empty slot's leaf is the field element 0.
+//!
+//! The gadget twin is [`constraints::root_from_path`].
+
+#[cfg(feature = "r1cs")]
+pub mod constraints;
+
+use crate::field::Fr;
+use crate::poseidon::poseidon;
+use std::collections::HashMap;
+
+/// Children per node.
+pub const ARITY: usize = 4;
+/// The deepest tree Ferry supports: account ids are 24 bits (3 bytes) in public data.
+pub const MAX_DEPTH: usize = 12;
+
+/// The siblings of a leaf's ancestors, bottom-up: at each level the three other children, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MerklePath {
+    /// `siblings[k]` are the other three children at level `k`, left to right.
+    pub siblings: Vec<[Fr; 3]>,
+}
+
+/// The position of `index`'s ancestor at `level` among its siblings (0..4).
+pub fn position(index: u32, level: usize) -> usize {
+    ((index >> (2 * level)) & 3) as usize
+}
+
+/// Places `cur` at `pos` among the three `siblings`.
+pub fn children(cur: Fr, pos: usize, siblings: &[Fr; 3]) -> [Fr; 4] {
+    let mut out = [Fr::from(0u64); 4];
+    let mut s = siblings.iter();
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = if i == pos {
+            cur
+        } else {
+            *s.next().expect("3 siblings")
+        };
+    }
+    out
+}
+
+impl MerklePath {
+    /// The root reached from `leaf` at `index` along this path.
+    pub fn root(&self, leaf: Fr, index: u32) -> Fr {
+        self.siblings
+            .iter()
+            .enumerate()
+            .fold(leaf, |cur, (level, sib)| {
+                poseidon(&children(cur, position(index, level), sib))
+            })
+    }
+
+    /// A path of the given depth whose siblings are all zero (fills unused circuit slots).
+    pub fn zero(depth: usize) -> Self {
+        Self {
+            siblings: vec![[Fr::from(0u64); 3]; depth],
+        }
+    }
+}
+
+/// Roots of empty subtrees: `empty[k]` is the root of an empty subtree of height `k`.
+pub fn empty_roots(depth: usize) -> Vec<Fr> {
+    let mut out = vec![Fr::from(0u64)];
+    for k in 0..depth {
+        let e = out[k];
+        out.push(poseidon(&[e, e, e, e]));
+    }
+    out
+}
+
+/// A sparse arity-4 Poseidon Merkle tree of fixed depth.
+#[derive(Clone, Debug)]
+pub struct AccountTree {
+    depth: usize,
+    empty: Vec<Fr>,
+    /// Non-empty nodes, keyed by (level, index at that level).
+    nodes: HashMap<(u8, u32), Fr>,
+}
+
+impl AccountTree {
+    /// An empty tree of `depth` levels (1..=12), holding `4^depth` leaves.
+    pub fn new(depth: usize) -> Self {
+        assert!(
+            (1..=MAX_DEPTH).contains(&depth),
+            "tree depth must be 1..={MAX_DEPTH}, got {depth}"
+        );
+        Self {
+            depth,
+            empty: empty_roots(depth),
+            nodes: HashMap::new(),
+        }
+    }
+
+    /// Number of levels.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Number of leaves: `4^depth`.
+    pub fn capacity(&self) -> u64 {
+        1u64 << (2 * self.depth)
+    }
+
+    fn node(&self, level: usize, index: u32) -> Fr {
+        self.nodes
+            .get(&(level as u8, index))
+            .copied()
+            .unwrap_or(self.empty[level])
+    }
+
+    /// The root.
+    pub fn root(&self) -> Fr {
+        self.node(self.depth, 0)
+    }
+
+    /// The leaf at `index` (0 if empty).
+    pub fn leaf(&self, index: u32) -> Fr {
+        self.node(0, index)
+    }
+
+    /// The Merkle path of `index`.
+    pub fn path(&self, index: u32) -> MerklePath {
+        debug_assert!(u64::from(index) < self.capacity());
+        let siblings = (0..self.depth)
+            .map(|level| {
+                let me = index >> (2 * level);
+                let first = me & !3;
+                let mut sib = [Fr::from(0u64); 3];
+                let mut k = 0;
+                for j in first..first + 4 {
+                    if j != me {
+                        sib[k] = self.node(level, j);
+                        k += 1;
+                    }
+                }
+                sib
+            })
+            .collect();
+        MerklePath { siblings }
+    }
+
+    /// Sets the leaf at `index` and recomputes its ancestors.
+    pub fn set(&mut self, index: u32, leaf: Fr) {
+        debug_assert!(u64::from(index) < self.capacity());
+        self.put(0, index, leaf);
+        let mut idx = index;
+        for level in 0..self.depth {
+            let parent = idx >> 2;
+            let first = parent << 2;
+            let kids = [0, 1, 2, 3].map(|j| self.node(level, first + j));
+            self.put(level + 1, parent, poseidon(&kids));
+            idx = parent;
+        }
+    }
+
+    fn put(&mut self, level: usize, index: u32, value: Fr) {
+        if value == self.empty[level] {
+            self.nodes.remove(&(level as u8, index));
+        } else {
+            self.nodes.insert((level as u8, index), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn empty_tree_root_is_precomputed_empty_root() {
+        let t = AccountTree::new(3);
+        assert_eq!(t.root(), empty_roots(3)[3]);
+        assert_eq!(t.path(5).root(Fr::from(0u64), 5), t.root());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn paths_lead_to_the_root(writes in prop::collection::vec((0u32..256, 1u64..1000), 1..12), probe in 0u32..256) {
+            let mut t = AccountTree::new(4);
+            for (i, v) in &writes {
+                t.set(*i, Fr::from(*v));
+            }
+            for (i, _) in &writes {
+                prop_assert_eq!(t.path(*i).root(t.leaf(*i), *i), t.root());
+            }
+            prop_assert_eq!(t.path(probe).root(t.leaf(probe), probe), t.root());
+            // a wrong leaf does not reach the root
+            prop_assert_ne!(t.path(probe).root(t.leaf(probe) + Fr::from(1u64), probe), t.root());
+        }
+
+        #[test]
+        fn clearing_restores_the_empty_root(i in 0u32..256) {
+            let mut t = AccountTree::new(4);
+            t.set(i, Fr::from(7u64));
+            t.set(i, Fr::from(0u64));
+            prop_assert_eq!(t.root(), empty_roots(4)[4]);
+        }
+    }
+}

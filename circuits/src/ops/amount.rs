@@ -1,0 +1,130 @@
+//! Packed amounts: a decimal float (`mantissa · 10^exponent`) that keeps transfer public data small.
+//!
+//! Transfer amounts take 3 bytes (5-bit exponent, 19-bit mantissa), fees 2 bytes (5-bit exponent,
+//! 11-bit mantissa); the exponent sits in the high bits, and bytes are big-endian. Only amounts
+//! that are exactly representable can be packed; the packing is canonical (smallest exponent).
+
+use serde::{Deserialize, Serialize};
+
+/// A packed-float format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FloatFormat {
+    /// Bits of mantissa.
+    pub mantissa_bits: u32,
+    /// Bits of exponent (base 10).
+    pub exponent_bits: u32,
+}
+
+/// Transfer amounts: 24 bits.
+pub const AMOUNT_FORMAT: FloatFormat = FloatFormat {
+    mantissa_bits: 19,
+    exponent_bits: 5,
+};
+/// Fees: 16 bits.
+pub const FEE_FORMAT: FloatFormat = FloatFormat {
+    mantissa_bits: 11,
+    exponent_bits: 5,
+};
+
+/// A value as mantissa and decimal exponent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Packed {
+    /// Mantissa, below `2^mantissa_bits`.
+    pub mantissa: u64,
+    /// Exponent, below `2^exponent_bits`.
+    pub exponent: u32,
+}
+
+impl FloatFormat {
+    /// Total bits.
+    pub fn bits(&self) -> u32 {
+        self.mantissa_bits + self.exponent_bits
+    }
+
+    /// The canonical packing of `value`, or `None` if it is not exactly representable.
+    pub fn pack(&self, value: u64) -> Option<Packed> {
+        let max_m = 1u64 << self.mantissa_bits;
+        let mut m = value;
+        let mut e = 0u32;
+        while m >= max_m {
+            if m % 10 != 0 || e + 1 >= (1 << self.exponent_bits) {
+                return None;
+            }
+            m /= 10;
+            e += 1;
+        }
+        Some(Packed {
+            mantissa: m,
+            exponent: e,
+        })
+    }
+
+    /// The value of a packing, or `None` if it overflows `u64` or a field is out of range.
+    pub fn unpack(&self, p: Packed) -> Option<u64> {
+        if p.mantissa >= 1 << self.mantissa_bits || p.exponent >= 1 << self.exponent_bits {
+            return None;
+        }
+        10u64.checked_pow(p.exponent)?.checked_mul(p.mantissa)
+    }
+
+    /// The packed bits as an integer: exponent high, mantissa low.
+    pub fn to_bits(&self, p: Packed) -> u64 {
+        (u64::from(p.exponent) << self.mantissa_bits) | p.mantissa
+    }
+
+    /// Splits an integer of `bits()` bits into exponent and mantissa.
+    pub fn from_bits(&self, v: u64) -> Packed {
+        Packed {
+            mantissa: v & ((1 << self.mantissa_bits) - 1),
+            exponent: (v >> self.mantissa_bits) as u32,
+        }
+    }
+
+    /// The largest value with no trailing-zero requirement (every value up to it packs).
+    pub fn exact_limit(&self) -> u64 {
+        (1 << self.mantissa_bits) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn examples() {
+        assert_eq!(
+            AMOUNT_FORMAT.pack(1_500_000_000),
+            Some(Packed {
+                mantissa: 150_000,
+                exponent: 4
+            })
+        );
+        assert_eq!(AMOUNT_FORMAT.pack(524_288 + 1), None); // needs 20 bits, not a multiple of 10
+        assert_eq!(
+            FEE_FORMAT.pack(2047),
+            Some(Packed {
+                mantissa: 2047,
+                exponent: 0
+            })
+        );
+        assert_eq!(FEE_FORMAT.pack(2048), None);
+        assert_eq!(
+            FEE_FORMAT.unpack(Packed {
+                mantissa: 2047,
+                exponent: 31
+            }),
+            None
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn pack_roundtrips(m in 0u64..(1 << 19), e in 0u32..14) {
+            let v = m * 10u64.pow(e);
+            let p = AMOUNT_FORMAT.pack(v).expect("representable");
+            prop_assert_eq!(AMOUNT_FORMAT.unpack(p), Some(v));
+            prop_assert_eq!(AMOUNT_FORMAT.from_bits(AMOUNT_FORMAT.to_bits(p)), p);
+        }
+    }
+}

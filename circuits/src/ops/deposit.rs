@@ -1,0 +1,94 @@
+//! Deposit: an L1 `deposit(pubkey)` taken from the priority queue, in order. It credits the
+//! account at the id the sequencer chose if that account has the same key, or creates the
+//! account there (owner = depositor, nonce 0) if the slot is empty.
+//!
+//! Public data (96 bytes): `03 | account_id:3 | amount:8 | owner:20 | pubkey.x:32 | pubkey.y:32`.
+
+use super::{get_be, opcode, put_be, Account, AccountId, Amount, L1Address, TxError};
+use crate::eddsa::PublicKey;
+use crate::field::{fr_from_be32, fr_to_be32};
+use crate::state::{AccountWitness, State};
+use serde::{Deserialize, Serialize};
+
+/// Bytes of a deposit's public data.
+pub const PUBDATA_LEN: usize = 96;
+
+/// A deposit as the L1 priority queue holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Deposit {
+    /// The key the deposit is for.
+    pub pubkey: PublicKey,
+    /// The L1 address that paid (owner of a new account).
+    pub owner: L1Address,
+    /// Amount in base units.
+    pub amount: Amount,
+}
+
+/// What the circuit needs to replay one deposit slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DepositWitness {
+    /// The deposit and the id it was applied at, or `None` for a noop slot.
+    pub op: Option<(AccountId, Deposit)>,
+    /// The slot before the deposit (`account: None` when it creates the account).
+    pub account: AccountWitness,
+}
+
+impl Deposit {
+    /// The 96-byte public data record for this deposit applied at `id`.
+    pub fn pubdata(&self, id: AccountId) -> [u8; PUBDATA_LEN] {
+        let mut out = Vec::with_capacity(PUBDATA_LEN);
+        out.push(opcode::DEPOSIT);
+        put_be(&mut out, u64::from(id.0), 3);
+        put_be(&mut out, self.amount.0, 8);
+        out.extend_from_slice(&self.owner.0);
+        out.extend_from_slice(&fr_to_be32(&self.pubkey.x));
+        out.extend_from_slice(&fr_to_be32(&self.pubkey.y));
+        out.try_into().expect("96 bytes")
+    }
+
+    /// Decodes a record.
+    pub fn from_pubdata(rec: &[u8]) -> Option<(AccountId, Deposit)> {
+        if rec.len() != PUBDATA_LEN || rec[0] != opcode::DEPOSIT {
+            return None;
+        }
+        let x = fr_from_be32(rec[32..64].try_into().ok()?)?;
+        let y = fr_from_be32(rec[64..96].try_into().ok()?)?;
+        Some((
+            AccountId(get_be(&rec[1..4]) as u32),
+            Deposit {
+                pubkey: PublicKey { x, y },
+                owner: L1Address(rec[12..32].try_into().ok()?),
+                amount: Amount(get_be(&rec[4..12])),
+            },
+        ))
+    }
+}
+
+impl State {
+    /// Applies a deposit at `id`: creates the account in an empty slot, or credits the
+    /// account there if it has the deposit's key.
+    pub fn apply_deposit(&mut self, id: AccountId, d: &Deposit) -> Result<DepositWitness, TxError> {
+        self.check_id(id)?;
+        let next = match self.account(id) {
+            None => Account {
+                pubkey: d.pubkey,
+                balance: d.amount.0,
+                nonce: 0,
+                owner: d.owner,
+            },
+            Some(a) if a.pubkey != d.pubkey => return Err(TxError::SlotTaken(id)),
+            Some(a) => Account {
+                balance: a
+                    .balance
+                    .checked_add(d.amount.0)
+                    .ok_or(TxError::BalanceOverflow(id))?,
+                ..*a
+            },
+        };
+        let account = self.put(id, next);
+        Ok(DepositWitness {
+            op: Some((id, *d)),
+            account,
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! `ferry`: the Ferry node binary. For now it inspects the protocol's circuit; the node
+//! (sequencer, prover, devnet) grows here.
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use ferry_circuits::{circuit::constraint_report, CircuitParams};
+
+/// Ferry: a ZK-rollup node (Groth16 over BN254, Poseidon account tree).
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect the batch circuit.
+    #[command(subcommand)]
+    Circuit(CircuitCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CircuitCommand {
+    /// Print constraints per operation type and per batch.
+    Report(ShapeArgs),
+}
+
+/// The shape of the batch circuit.
+#[derive(Debug, Args)]
+struct ShapeArgs {
+    /// Account tree depth (arity 4): 4^depth accounts, 1..=12.
+    #[arg(long, default_value_t = CircuitParams::DEFAULT.depth)]
+    depth: usize,
+    /// Transfer slots per batch.
+    #[arg(long, default_value_t = CircuitParams::DEFAULT.transfers)]
+    transfers: usize,
+    /// Withdrawal slots per batch.
+    #[arg(long, default_value_t = CircuitParams::DEFAULT.withdrawals)]
+    withdrawals: usize,
+    /// Deposit slots per batch.
+    #[arg(long, default_value_t = CircuitParams::DEFAULT.deposits)]
+    deposits: usize,
+    /// Chain id the signatures commit to.
+    #[arg(long, default_value_t = CircuitParams::DEFAULT.chain_id)]
+    chain_id: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ShapeArgs {
+    fn params(&self) -> Result<CircuitParams> {
+        let p = CircuitParams {
+            depth: self.depth,
+            deposits: self.deposits,
+            transfers: self.transfers,
+            withdrawals: self.withdrawals,
+            chain_id: self.chain_id,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+fn report(args: &ShapeArgs) -> Result<()> {
+    let p = args.params()?;
+    let b = constraint_report(p)?;
+    if args.json {
+        let out = serde_json::json!({ "params": p, "constraints": b });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "Ferry batch circuit: depth {} ({} accounts), {} deposit / {} transfer / {} withdrawal slots",
+        p.depth,
+        p.capacity(),
+        p.deposits,
+        p.transfers,
+        p.withdrawals
+    );
+    println!(
+        "public data {} bytes, {} public inputs",
+        p.pubdata_len(),
+        p.num_public_inputs()
+    );
+    println!("{:<28}{:>12}", "part", "constraints");
+    let rows = [
+        ("deposit (per slot)", b.deposit),
+        ("transfer (per slot)", b.transfer),
+        ("withdrawal (per slot)", b.withdraw),
+        ("fee credit (per batch)", b.fee),
+        ("public data (per batch)", b.public_data),
+        ("batch total", b.total),
+    ];
+    for (name, n) in rows {
+        println!("{name:<28}{n:>12}");
+    }
+    if p.transfers > 0 {
+        println!(
+            "per transfer, batch total / transfer slots: {}",
+            b.total / p.transfers
+        );
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Circuit(CircuitCommand::Report(args)) => report(&args),
+    }
+}
