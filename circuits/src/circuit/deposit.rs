@@ -19,17 +19,35 @@ use ark_r1cs_std::{
 use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError};
 use num_bigint::BigUint;
 
+/// The deposit slot's two selector bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DepositFlags {
+    /// The slot applies a deposit (not a noop).
+    pub enabled: bool,
+    /// The deposit creates the account in an empty slot.
+    pub is_new: bool,
+}
+
+impl DepositFlags {
+    /// The flags an honest prover uses for `w`.
+    pub fn honest(w: &DepositWitness) -> Self {
+        Self {
+            enabled: w.op.is_some(),
+            is_new: w.op.is_some() && w.account.account.is_none(),
+        }
+    }
+}
+
 /// Applies one deposit slot to `root`.
 pub fn apply_deposit(
     cs: &ConstraintSystemRef<Fr>,
     params: &CircuitParams,
     root: &FpVar<Fr>,
     w: &DepositWitness,
+    flags: DepositFlags,
 ) -> Result<SlotOutput, SynthesisError> {
-    let enabled = Boolean::new_witness(cs.clone(), || Ok(w.op.is_some()))?;
-    let is_new = Boolean::new_witness(cs.clone(), || {
-        Ok(w.op.is_some() && w.account.account.is_none())
-    })?;
+    let enabled = Boolean::new_witness(cs.clone(), || Ok(flags.enabled))?;
+    let is_new = Boolean::new_witness(cs.clone(), || Ok(flags.is_new))?;
     zero_unless(&FpVar::from(is_new.clone()), &enabled)?;
 
     let (id, d) = match &w.op {

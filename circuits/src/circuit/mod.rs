@@ -16,7 +16,7 @@ use crate::batch::BatchWitness;
 use crate::field::Fr;
 use crate::pubdata::BYTES_PER_ELEMENT;
 use ark_r1cs_std::{
-    alloc::AllocVar, boolean::Boolean, eq::EqGadget, fields::fp::FpVar, fields::FieldVar,
+    alloc::AllocVar, boolean::Boolean, eq::EqGadget, fields::fp::FpVar, fields::FieldVar, R1CSVar,
 };
 use ark_relations::r1cs::{
     ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, OptimizationGoal, SynthesisError,
@@ -54,11 +54,47 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
     }
 }
 
+/// Selector values that differ from what an honest prover derives from the witness.
+///
+/// Only negative tests use this: it lets them play a dishonest prover that, say, marks a slot
+/// as a noop while its record carries data, and check that the circuit refuses.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// Transfer slots whose `enabled` bit is flipped.
+    pub flip_transfer: Vec<usize>,
+    /// Withdrawal slots whose `enabled` bit is flipped.
+    pub flip_withdraw: Vec<usize>,
+    /// Transfer slots whose amount is this packing instead of the transaction's.
+    pub transfer_amount: Vec<(usize, crate::ops::amount::Packed)>,
+    /// Deposit slots with forced flags.
+    pub deposit_flags: Vec<(usize, deposit::DepositFlags)>,
+}
+
+/// What the circuit computed: its final root and public data (known when a witness is).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Computed {
+    /// Constraints per part.
+    pub breakdown: Breakdown,
+    /// The root the slots arrived at.
+    pub root: Option<Fr>,
+    /// The public data the slots' records spell.
+    pub pubdata: Option<Vec<u8>>,
+}
+
 /// Lays out the circuit for `w` in `cs`; returns how many constraints each part took.
 pub fn synthesize(
     cs: &ConstraintSystemRef<Fr>,
     w: &BatchWitness,
 ) -> Result<Breakdown, SynthesisError> {
+    synthesize_with(cs, w, &Overrides::default()).map(|c| c.breakdown)
+}
+
+/// [`synthesize`] with selector overrides; also returns what the circuit computed.
+pub fn synthesize_with(
+    cs: &ConstraintSystemRef<Fr>,
+    w: &BatchWitness,
+    ov: &Overrides,
+) -> Result<Computed, SynthesisError> {
     let params = &w.params;
     let inputs = w.public_inputs();
     let old_root = FpVar::new_input(cs.clone(), || Ok(inputs[0]))?;
@@ -78,24 +114,36 @@ pub fn synthesize(
         }
     };
 
-    for d in &w.deposits {
+    for (i, d) in w.deposits.iter().enumerate() {
         let before = cs.num_constraints();
-        let out = deposit::apply_deposit(cs, params, &root, d)?;
+        let flags = ov
+            .deposit_flags
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map_or(deposit::DepositFlags::honest(d), |(_, f)| *f);
+        let out = deposit::apply_deposit(cs, params, &root, d, flags)?;
         root = out.root;
         records.extend(out.pubdata);
         measure(&mut b.deposit, before);
     }
-    for t in &w.transfers {
+    for (i, t) in w.transfers.iter().enumerate() {
         let before = cs.num_constraints();
-        let out = transfer::apply_transfer(cs, params, &root, t)?;
+        let enabled = t.tx.is_some() ^ ov.flip_transfer.contains(&i);
+        let amount = ov
+            .transfer_amount
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|(_, p)| *p);
+        let out = transfer::apply_transfer(cs, params, &root, t, enabled, amount)?;
         root = out.root;
         fees += out.fee;
         records.extend(out.pubdata);
         measure(&mut b.transfer, before);
     }
-    for x in &w.withdrawals {
+    for (i, x) in w.withdrawals.iter().enumerate() {
         let before = cs.num_constraints();
-        let out = withdraw::apply_withdraw(cs, params, &root, x)?;
+        let enabled = x.tx.is_some() ^ ov.flip_withdraw.contains(&i);
+        let out = withdraw::apply_withdraw(cs, params, &root, x, enabled)?;
         root = out.root;
         fees += out.fee;
         records.extend(out.pubdata);
@@ -117,7 +165,22 @@ pub fn synthesize(
     }
     b.public_data = cs.num_constraints() - before;
     b.total = cs.num_constraints();
-    Ok(b)
+
+    let root = root.value().ok();
+    let pubdata = bits[..8 * params.pubdata_len()]
+        .chunks(8)
+        .map(|byte| {
+            byte.iter().try_fold(0u8, |acc, bit| {
+                Ok::<_, SynthesisError>((acc << 1) | bit.value()? as u8)
+            })
+        })
+        .collect::<Result<Vec<u8>, _>>()
+        .ok();
+    Ok(Computed {
+        breakdown: b,
+        root,
+        pubdata,
+    })
 }
 
 /// Synthesizes the circuit of `params` (all noops) and counts its constraints.
@@ -135,7 +198,27 @@ pub fn constraint_report(
 
 /// Whether the circuit is satisfied by `w` (what a prover would find), for tests and checks.
 pub fn is_satisfied(w: &BatchWitness) -> Result<bool, SynthesisError> {
+    is_satisfied_with(w, &Overrides::default())
+}
+
+/// [`is_satisfied`] with selector overrides.
+pub fn is_satisfied_with(w: &BatchWitness, ov: &Overrides) -> Result<bool, SynthesisError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
-    synthesize(&cs, w)?;
+    synthesize_with(&cs, w, ov)?;
     cs.is_satisfied()
+}
+
+/// Whether a dishonest prover can satisfy the circuit with `w`'s private values when it also
+/// claims, as public inputs, whatever root and public data the circuit computes from them.
+/// `false` means a rule other than the public-input binding refuses the witness.
+pub fn satisfiable_with_own_outputs(
+    w: &BatchWitness,
+    ov: &Overrides,
+) -> Result<bool, SynthesisError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    let computed = synthesize_with(&cs, w, ov)?;
+    let mut w = w.clone();
+    w.new_root = computed.root.ok_or(SynthesisError::AssignmentMissing)?;
+    w.pubdata = computed.pubdata.ok_or(SynthesisError::AssignmentMissing)?;
+    is_satisfied_with(&w, ov)
 }

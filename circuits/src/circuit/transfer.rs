@@ -31,15 +31,18 @@ pub(crate) fn dummy_signature() -> Signature {
     }
 }
 
-/// Applies one transfer slot to `root`.
+/// Applies one transfer slot to `root`; `enabled` is `w.tx.is_some()` for an honest prover,
+/// and `amount_override` (a packing other than the transfer's own) is `None`.
 pub fn apply_transfer(
     cs: &ConstraintSystemRef<Fr>,
     params: &CircuitParams,
     root: &FpVar<Fr>,
     w: &TransferWitness,
+    enabled: bool,
+    amount_override: Option<Packed>,
 ) -> Result<SlotOutput, SynthesisError> {
     let tx = w.tx.as_ref().map(|s| s.tx);
-    let enabled = Boolean::new_witness(cs.clone(), || Ok(tx.is_some()))?;
+    let enabled = Boolean::new_witness(cs.clone(), || Ok(enabled))?;
     let pack = |format: crate::ops::amount::FloatFormat, v: Option<u64>| {
         v.and_then(|v| format.pack(v)).unwrap_or(Packed {
             mantissa: 0,
@@ -48,11 +51,8 @@ pub fn apply_transfer(
     };
     let from_bits = alloc_id_bits(cs, tx.map_or(0, |t| t.from.0), params.depth)?;
     let to_bits = alloc_id_bits(cs, tx.map_or(0, |t| t.to.0), params.depth)?;
-    let amount = alloc_packed(
-        cs,
-        AMOUNT_FORMAT,
-        pack(AMOUNT_FORMAT, tx.map(|t| t.amount.0)),
-    )?;
+    let amount_packed = amount_override.unwrap_or(pack(AMOUNT_FORMAT, tx.map(|t| t.amount.0)));
+    let amount = alloc_packed(cs, AMOUNT_FORMAT, amount_packed)?;
     let fee = alloc_packed(cs, FEE_FORMAT, pack(FEE_FORMAT, tx.map(|t| t.fee.0)))?;
 
     // sender: in the root, debited, nonce + 1

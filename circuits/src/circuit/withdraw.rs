@@ -21,15 +21,16 @@ use ark_r1cs_std::{
 use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError};
 use num_bigint::BigUint;
 
-/// Applies one withdrawal slot to `root`.
+/// Applies one withdrawal slot to `root`; `enabled` is `w.tx.is_some()` for an honest prover.
 pub fn apply_withdraw(
     cs: &ConstraintSystemRef<Fr>,
     params: &CircuitParams,
     root: &FpVar<Fr>,
     w: &WithdrawWitness,
+    enabled: bool,
 ) -> Result<SlotOutput, SynthesisError> {
     let tx = w.tx.as_ref().map(|s| s.tx);
-    let enabled = Boolean::new_witness(cs.clone(), || Ok(tx.is_some()))?;
+    let enabled = Boolean::new_witness(cs.clone(), || Ok(enabled))?;
     let from_bits = alloc_id_bits(cs, tx.map_or(0, |t| t.from.0), params.depth)?;
     let amount_bits = alloc_bits(cs, tx.map_or(0, |t| t.amount.0), 64)?;
     let amount = num(&amount_bits);

@@ -1,0 +1,133 @@
+//! Shared set-up for the circuit tests: a small world of accounts with known keys, and the two
+//! verdicts every test reaches for.
+#![allow(dead_code)]
+
+use ferry_circuits::batch::BatchWitness;
+use ferry_circuits::circuit::{
+    is_satisfied, satisfiable_with_own_outputs, synthesize_with, Overrides,
+};
+use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::ops::deposit::Deposit;
+use ferry_circuits::ops::transfer::{Transfer, VerifiedTransfer};
+use ferry_circuits::ops::withdraw::{VerifiedWithdraw, Withdraw};
+use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
+use ferry_circuits::{BatchBuilder, CircuitParams, State};
+use rand::SeedableRng;
+
+/// The chain id of every test.
+pub const CHAIN: u64 = 1337;
+
+/// Depth 2 (16 accounts), 1 deposit, 2 transfers, 1 withdrawal.
+pub fn params() -> CircuitParams {
+    CircuitParams {
+        depth: 2,
+        deposits: 1,
+        transfers: 2,
+        withdrawals: 1,
+        chain_id: CHAIN,
+    }
+}
+
+/// Accounts 0..n with known keys; account 0 collects fees.
+pub struct World {
+    pub state: State,
+    pub keys: Vec<PrivateKey>,
+    pub params: CircuitParams,
+}
+
+pub fn owner(i: u8) -> L1Address {
+    L1Address([i + 0x10; 20])
+}
+
+pub fn key(seed: u64) -> PrivateKey {
+    PrivateKey::random(&mut rand_chacha::ChaCha20Rng::seed_from_u64(seed))
+}
+
+impl World {
+    /// `n` accounts holding `balance` each.
+    pub fn new(n: u32, balance: u64) -> Self {
+        let params = params();
+        let mut state = State::new(params.depth);
+        let keys: Vec<_> = (0..n).map(|i| key(1000 + u64::from(i))).collect();
+        for (i, k) in keys.iter().enumerate() {
+            let acc = Account {
+                pubkey: k.public_key(),
+                balance,
+                nonce: 0,
+                owner: owner(i as u8),
+            };
+            state.insert_genesis(AccountId(i as u32), acc).unwrap();
+        }
+        Self {
+            state,
+            keys,
+            params,
+        }
+    }
+
+    pub fn nonce(&self, id: u32) -> Nonce {
+        Nonce(self.state.account(AccountId(id)).map_or(0, |a| a.nonce))
+    }
+
+    pub fn transfer(&self, from: u32, to: u32, amount: u64, fee: u64) -> VerifiedTransfer {
+        let tx = Transfer {
+            from: AccountId(from),
+            to: AccountId(to),
+            amount: Amount(amount),
+            fee: Amount(fee),
+            nonce: self.nonce(from),
+        };
+        let k = &self.keys[from as usize];
+        tx.sign(CHAIN, k).verify(CHAIN, &k.public_key()).unwrap()
+    }
+
+    pub fn withdraw(&self, from: u32, amount: u64, fee: u64) -> VerifiedWithdraw {
+        let tx = Withdraw {
+            from: AccountId(from),
+            l1_address: L1Address([0xab; 20]),
+            amount: Amount(amount),
+            fee: Amount(fee),
+            nonce: self.nonce(from),
+        };
+        let k = &self.keys[from as usize];
+        tx.sign(CHAIN, k).verify(CHAIN, &k.public_key()).unwrap()
+    }
+
+    pub fn deposit_for(&self, key_index: u32, amount: u64) -> Deposit {
+        Deposit {
+            pubkey: self.keys[key_index as usize].public_key(),
+            owner: owner(0x40),
+            amount: Amount(amount),
+        }
+    }
+
+    pub fn builder(&mut self) -> BatchBuilder<'_> {
+        BatchBuilder::new(&mut self.state, self.params, AccountId(0))
+    }
+}
+
+/// The honest witness is accepted, and the circuit computes exactly the native root and data.
+pub fn assert_accepted(w: &BatchWitness) {
+    assert!(
+        is_satisfied(w).unwrap(),
+        "honest witness must satisfy the circuit"
+    );
+    let cs = ark_relations::r1cs::ConstraintSystem::new_ref();
+    let c = synthesize_with(&cs, w, &Overrides::default()).unwrap();
+    assert_eq!(c.root, Some(w.new_root), "circuit root = native root");
+    assert_eq!(
+        c.pubdata.as_deref(),
+        Some(&w.pubdata[..]),
+        "circuit public data = native"
+    );
+}
+
+/// No choice of public inputs makes the circuit accept this witness (it fails a rule, not
+/// only the binding to the claimed outputs), and it is refused as claimed too.
+pub fn assert_rejected(w: &BatchWitness, ov: &Overrides) {
+    assert!(
+        !satisfiable_with_own_outputs(w, ov).unwrap(),
+        "a rule must refuse this witness"
+    );
+    assert!(!ferry_circuits::circuit::is_satisfied_with(w, ov).unwrap());
+}

@@ -1,0 +1,148 @@
+//! Deposit rules in the circuit: new accounts, credits to existing ones, and the binding of
+//! what is applied to the record the L1 contract matches against its priority queue.
+
+mod common;
+
+use common::*;
+use ferry_circuits::circuit::deposit::DepositFlags;
+use ferry_circuits::circuit::{is_satisfied, synthesize_with, Overrides};
+use ferry_circuits::ops::{AccountId, Amount, TxError};
+use ferry_circuits::BatchWitness;
+
+fn deposit_batch(world: &mut World, id: u32, key: u32, amount: u64) -> BatchWitness {
+    let d = world.deposit_for(key, amount);
+    let mut b = world.builder();
+    b.deposit(AccountId(id), &d).unwrap();
+    let w = b.seal().unwrap().witness;
+    assert_accepted(&w);
+    w
+}
+
+#[test]
+fn deposit_creates_an_account_with_the_depositor_as_owner() {
+    let mut world = World::new(2, 0);
+    world.keys.push(key(77));
+    let w = deposit_batch(&mut world, 5, 2, 123_456);
+    let acc = world.state.account(AccountId(5)).unwrap();
+    assert_eq!(acc.balance, 123_456);
+    assert_eq!(acc.owner, owner(0x40));
+    assert_eq!(acc.pubkey, world.keys[2].public_key());
+    assert_eq!(w.pubdata[3], 3); // op code right after the 3-byte header
+}
+
+#[test]
+fn deposit_credits_an_existing_account_of_the_same_key() {
+    let mut world = World::new(2, 1_000);
+    deposit_batch(&mut world, 1, 1, 500);
+    let acc = world.state.account(AccountId(1)).unwrap();
+    assert_eq!(acc.balance, 1_500);
+    assert_eq!(acc.owner, owner(1)); // owner unchanged
+}
+
+#[test]
+fn deposit_differing_from_the_queue_entry() {
+    // the prover credits 1000 more than the record (the L1 queue's entry) says
+    let mut world = World::new(2, 0);
+    let w = deposit_batch(&mut world, 1, 1, 500);
+    let mut cheat = w.clone();
+    if let Some((_, d)) = cheat.deposits[0].op.as_mut() {
+        d.amount = Amount(1_500);
+    }
+    let cs = ark_relations::r1cs::ConstraintSystem::new_ref();
+    let computed = synthesize_with(&cs, &cheat, &Overrides::default()).unwrap();
+    cheat.new_root = computed.root.unwrap(); // the root of what it applied
+    assert_ne!(computed.pubdata.as_deref(), Some(&w.pubdata[..]));
+    // ...but it shows the queue's record as public data
+    assert!(!is_satisfied(&cheat).unwrap());
+}
+
+#[test]
+fn deposit_to_an_account_of_another_key() {
+    let mut world = World::new(3, 0);
+    let mut w = deposit_batch(&mut world, 1, 1, 500);
+    // replay the same deposit against account 2's slot, which belongs to another key
+    let mut fresh = World::new(3, 0);
+    w.deposits[0].op.as_mut().unwrap().0 = AccountId(2);
+    w.deposits[0].account = fresh.state.witness(AccountId(2));
+    assert_rejected(&w, &Overrides::default());
+    // natively: a typed error and no change
+    let root = fresh.state.root();
+    let d = fresh.deposit_for(1, 500);
+    let err = fresh.builder().deposit(AccountId(2), &d).unwrap_err();
+    assert!(matches!(
+        err,
+        ferry_circuits::BatchError::Op {
+            error: TxError::SlotTaken(_),
+            ..
+        }
+    ));
+    assert_eq!(fresh.state.root(), root);
+}
+
+#[test]
+fn claiming_an_occupied_slot_is_empty() {
+    // overwrite account 1 with a fresh account by pretending its slot is empty
+    let mut world = World::new(2, 1_000_000);
+    let w = deposit_batch(&mut world, 1, 1, 10);
+    let ov = Overrides {
+        deposit_flags: vec![(
+            0,
+            DepositFlags {
+                enabled: true,
+                is_new: true,
+            },
+        )],
+        ..Default::default()
+    };
+    assert_rejected(&w, &ov);
+}
+
+#[test]
+fn new_account_flag_on_a_noop() {
+    let mut world = World::new(2, 0);
+    let w = world.builder().seal().unwrap().witness;
+    let ov = Overrides {
+        deposit_flags: vec![(
+            0,
+            DepositFlags {
+                enabled: false,
+                is_new: true,
+            },
+        )],
+        ..Default::default()
+    };
+    assert_rejected(&w, &ov);
+}
+
+#[test]
+fn deposit_slot_marked_noop_cannot_carry_data() {
+    let mut world = World::new(2, 0);
+    let w = deposit_batch(&mut world, 1, 1, 10);
+    let ov = Overrides {
+        deposit_flags: vec![(
+            0,
+            DepositFlags {
+                enabled: false,
+                is_new: false,
+            },
+        )],
+        ..Default::default()
+    };
+    assert_rejected(&w, &ov);
+}
+
+#[test]
+fn deposit_balance_overflow() {
+    let mut world = World::new(2, u64::MAX - 10);
+    let mut w = deposit_batch(&mut world, 1, 1, 10); // exactly u64::MAX
+    w.deposits[0].op.as_mut().unwrap().1.amount = Amount(11);
+    assert_rejected(&w, &Overrides::default());
+}
+
+#[test]
+fn wrong_merkle_path() {
+    let mut world = World::new(2, 0);
+    let mut w = deposit_batch(&mut world, 1, 1, 10);
+    w.deposits[0].account.path.siblings[1][2] += ferry_circuits::Fr::from(1u64);
+    assert_rejected(&w, &Overrides::default());
+}
