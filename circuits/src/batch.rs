@@ -2,7 +2,8 @@
 //! the new root, the public data and the witness trace the circuit replays.
 //!
 //! Order inside a batch: deposits (queue order), transfers, withdrawals, then the sum of all
-//! fees is credited to the fee account. A [`BatchBuilder`] takes ops one at a time (an invalid
+//! fees is credited to the fee account. The builder refuses an op that would break this order
+//! (a transfer after a withdrawal, say): the sequencer seals and puts it in the next batch. A [`BatchBuilder`] takes ops one at a time (an invalid
 //! one is refused and changes nothing) and [`BatchBuilder::seal`]s; [`apply_batch`] applies a
 //! whole batch or nothing.
 
@@ -26,6 +27,15 @@ pub enum BatchError {
         kind: &'static str,
         /// Slots of that kind.
         max: usize,
+    },
+    /// The circuit applies deposits, then transfers, then withdrawals: an op of an earlier
+    /// kind cannot follow one of a later kind in the same batch (seal first).
+    #[error("a {kind} cannot follow a {after} in the same batch")]
+    OutOfOrder {
+        /// The kind refused.
+        kind: &'static str,
+        /// The later kind already in the batch.
+        after: &'static str,
     },
     /// An op is invalid.
     #[error("{kind} {index} is invalid: {error}")]
@@ -216,6 +226,17 @@ impl<'s> BatchBuilder<'s> {
         if self.deposits.len() == self.params.deposits {
             return Err(self.full("deposit", self.params.deposits));
         }
+        if !self.transfers.is_empty() || !self.withdrawals.is_empty() {
+            let after = if self.withdrawals.is_empty() {
+                "transfer"
+            } else {
+                "withdrawal"
+            };
+            return Err(BatchError::OutOfOrder {
+                kind: "deposit",
+                after,
+            });
+        }
         let index = self.deposits.len();
         let w = self
             .state
@@ -234,6 +255,12 @@ impl<'s> BatchBuilder<'s> {
     pub fn transfer(&mut self, tx: &VerifiedTransfer) -> Result<(), BatchError> {
         if self.transfers.len() == self.params.transfers {
             return Err(self.full("transfer", self.params.transfers));
+        }
+        if !self.withdrawals.is_empty() {
+            return Err(BatchError::OutOfOrder {
+                kind: "transfer",
+                after: "withdrawal",
+            });
         }
         let index = self.transfers.len();
         let op = |error| BatchError::Op {

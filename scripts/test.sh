@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Ferry's test command (what CI runs): set-up, formatting, lints, every test, and a check
+# that the committed circomlibjs test vectors are exactly what the generator produces.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/setup.sh
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== test vectors are regenerated unchanged from circomlibjs"
+scripts/gen-vectors.sh --check
+echo "== all checks passed"
