@@ -96,11 +96,8 @@ fn report(args: &ShapeArgs) -> Result<()> {
     for (name, n) in rows {
         println!("{name:<28}{n:>12}");
     }
-    if p.transfers > 0 {
-        println!(
-            "per transfer, batch total / transfer slots: {}",
-            b.total / p.transfers
-        );
+    if let Some(per) = b.total.checked_div(p.transfers) {
+        println!("batch total / transfer slots: {per}");
     }
     Ok(())
 }

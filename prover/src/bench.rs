@@ -1,0 +1,210 @@
+//! The prover throughput benchmark behind `ferry bench prover`: for each batch size, full
+//! batches of signed transfers between random accounts, timed phase by phase, against
+//! arkworks' stock prover on the same key.
+
+use crate::keys::{serialization_cost, CircuitShape, Keys};
+use crate::prove::{prove_assignment, prove_plain, verify, witness};
+use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::ops::transfer::Transfer;
+use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
+use ferry_circuits::{BatchBuilder, CircuitParams, State};
+use indicatif::ProgressBar;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::time::Instant;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Tree depth.
+    pub depth: usize,
+    /// Transfers per batch, one circuit each.
+    pub batch_sizes: Vec<usize>,
+    /// Also time arkworks' stock prover (re-synthesis per proof).
+    pub plain: bool,
+    /// Seed for keys, accounts and transfers.
+    pub seed: u64,
+}
+
+/// Figures for one batch size. Times in seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    /// Transfer slots.
+    pub batch_size: usize,
+    /// Constraints of the whole batch circuit.
+    pub constraints: usize,
+    /// Constraints of one transfer slot.
+    pub constraints_per_transfer: usize,
+    /// Synthesis of the matrices plus Groth16 setup.
+    pub setup_s: f64,
+    /// Assignment from the native trace.
+    pub witness_s: f64,
+    /// Groth16 proving from the precomputed matrices.
+    pub prove_s: f64,
+    /// Verification.
+    pub verify_s: f64,
+    /// `batch_size / (witness_s + prove_s)`.
+    pub transfers_per_s: f64,
+    /// arkworks' stock prover on the same key (re-synthesis and inlining per proof).
+    pub plain_prove_s: Option<f64>,
+    /// `batch_size / plain_prove_s`.
+    pub plain_transfers_per_s: Option<f64>,
+    /// Peak resident memory while this size ran (bytes; 0 if unknown).
+    pub peak_rss_bytes: u64,
+    /// Proving key, uncompressed (as cached).
+    pub pk_bytes: usize,
+    /// Proving key, compressed.
+    pub pk_compressed_bytes: usize,
+    /// Load time, uncompressed.
+    pub pk_load_s: f64,
+    /// Load time, compressed.
+    pub pk_compressed_load_s: f64,
+}
+
+/// A state of `n` funded accounts and their keys.
+fn accounts(depth: usize, n: u32, rng: &mut impl Rng) -> (State, Vec<PrivateKey>) {
+    let mut state = State::new(depth);
+    let keys: Vec<_> = (0..n).map(|_| PrivateKey::random(rng)).collect();
+    for (i, k) in keys.iter().enumerate() {
+        let acc = Account {
+            pubkey: k.public_key(),
+            balance: 1_000_000_000_000,
+            nonce: 0,
+            owner: L1Address([i as u8; 20]),
+        };
+        state
+            .insert_genesis(AccountId(i as u32), acc)
+            .expect("id fits");
+    }
+    (state, keys)
+}
+
+/// A sealed batch of `size` signed transfers between random accounts.
+pub fn random_transfer_batch(
+    params: CircuitParams,
+    rng: &mut impl Rng,
+) -> ferry_circuits::SealedBatch {
+    let n = (params.capacity().min(64)) as u32;
+    let (mut state, keys) = accounts(params.depth, n.max(2), rng);
+    let mut b = BatchBuilder::new(&mut state, params, AccountId(0));
+    for _ in 0..params.transfers {
+        let from = rng.gen_range(0..keys.len() as u32);
+        let to = rng.gen_range(0..keys.len() as u32);
+        let nonce = Nonce(b.state().account(AccountId(from)).expect("funded").nonce);
+        let tx = Transfer {
+            from: AccountId(from),
+            to: AccountId(to),
+            amount: Amount(rng.gen_range(1..100_000)),
+            fee: Amount(rng.gen_range(0..2_000)),
+            nonce,
+        };
+        let k = &keys[from as usize];
+        let v = tx
+            .sign(params.chain_id, k)
+            .verify(params.chain_id, &k.public_key())
+            .expect("valid");
+        b.transfer(&v).expect("funded accounts");
+    }
+    b.seal().expect("fee account exists")
+}
+
+/// Peak RSS of this process since the last [`reset_peak_rss`] (Linux; 0 elsewhere).
+pub fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Resets the peak RSS counter (Linux `clear_refs`; ignored elsewhere).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Runs the benchmark, one row per batch size.
+pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::ProveError> {
+    let mut rows = Vec::new();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(cfg.seed);
+    pb.set_length(cfg.batch_sizes.len() as u64 * if cfg.plain { 5 } else { 4 });
+    for &size in &cfg.batch_sizes {
+        reset_peak_rss();
+        let params = CircuitParams {
+            depth: cfg.depth,
+            deposits: 0,
+            transfers: size,
+            withdrawals: 0,
+            chain_id: CircuitParams::DEFAULT.chain_id,
+        };
+        pb.set_message(format!("batch {size}: setup"));
+        let t = Instant::now();
+        let shape = CircuitShape::synthesize(params).map_err(|e| match e {
+            crate::KeyError::Synthesis(s) => crate::ProveError::Synthesis(s),
+            _ => crate::ProveError::Synthesis(ark_relations::r1cs::SynthesisError::Unsatisfiable),
+        })?;
+        let keys = Keys::generate(shape, Some(cfg.seed), true).map_err(|e| match e {
+            crate::KeyError::Synthesis(s) => crate::ProveError::Synthesis(s),
+            _ => crate::ProveError::Synthesis(ark_relations::r1cs::SynthesisError::Unsatisfiable),
+        })?;
+        let setup_s = t.elapsed().as_secs_f64();
+        pb.inc(1);
+
+        let batch = random_transfer_batch(params, &mut rng);
+        pb.set_message(format!("batch {size}: witness"));
+        let t = Instant::now();
+        let full = witness(&keys, &batch.witness)?;
+        let witness_s = t.elapsed().as_secs_f64();
+        pb.inc(1);
+
+        pb.set_message(format!("batch {size}: prove"));
+        let t = Instant::now();
+        let proof = prove_assignment(&keys, &full, &mut rng)?;
+        let prove_s = t.elapsed().as_secs_f64();
+        pb.inc(1);
+
+        pb.set_message(format!("batch {size}: verify"));
+        let inputs = batch.witness.public_inputs();
+        let t = Instant::now();
+        let ok = verify(&keys, &inputs, &proof);
+        let verify_s = t.elapsed().as_secs_f64();
+        assert!(ok, "a proof of an honest batch must verify");
+        pb.inc(1);
+
+        let plain_prove_s = if cfg.plain {
+            pb.set_message(format!("batch {size}: stock arkworks prover"));
+            let t = Instant::now();
+            let p = prove_plain(&keys, &batch.witness, &mut rng)?;
+            let s = t.elapsed().as_secs_f64();
+            assert!(verify(&keys, &inputs, &p));
+            pb.inc(1);
+            Some(s)
+        } else {
+            None
+        };
+
+        let cost = serialization_cost(&keys.pk);
+        let b = ferry_circuits::circuit::constraint_report(params)?;
+        rows.push(BenchRow {
+            batch_size: size,
+            constraints: keys.shape.num_constraints(),
+            constraints_per_transfer: b.transfer,
+            setup_s,
+            witness_s,
+            prove_s,
+            verify_s,
+            transfers_per_s: size as f64 / (witness_s + prove_s),
+            plain_prove_s,
+            plain_transfers_per_s: plain_prove_s.map(|s| size as f64 / s),
+            peak_rss_bytes: peak_rss(),
+            pk_bytes: cost.uncompressed_bytes,
+            pk_compressed_bytes: cost.compressed_bytes,
+            pk_load_s: cost.uncompressed_load.as_secs_f64(),
+            pk_compressed_load_s: cost.compressed_load.as_secs_f64(),
+        });
+    }
+    pb.finish_and_clear();
+    Ok(rows)
+}

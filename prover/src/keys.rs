@@ -1,0 +1,289 @@
+//! Proving and verifying keys: setup, the on-disk cache and its staleness check.
+//!
+//! A key file is `<dir>/<params slug>-<digest prefix>.pk` and starts with a header
+//! (`FERRYPK1`, the 32-byte circuit digest); the digest is Keccak-256 over the circuit's
+//! constraint matrices and sizes, so any change to the circuit changes it. Keys are stored
+//! uncompressed: loading is several times faster than compressed points for a larger
+//! file (`ferry bench prover` reports both).
+
+use crate::Curve;
+use ark_bn254::Fr;
+use ark_groth16::{Groth16, PreparedVerifyingKey, ProvingKey, VerifyingKey};
+use ark_relations::r1cs::{
+    ConstraintMatrices, ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
+};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ferry_circuits::batch::BatchWitness;
+use ferry_circuits::circuit::BatchCircuit;
+use ferry_circuits::CircuitParams;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use sha3::{Digest, Keccak256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const MAGIC: &[u8; 8] = b"FERRYPK1";
+
+/// Why keys could not be made or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The parameters cannot make a circuit.
+    #[error("invalid circuit parameters: {0}")]
+    Params(#[from] ferry_circuits::params::ParamsError),
+    /// Constraint synthesis or setup failed.
+    #[error("setup failed: {0}")]
+    Synthesis(#[from] ark_relations::r1cs::SynthesisError),
+    /// Reading or writing the key file failed.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The key file is corrupt.
+    #[error("key file {0} is corrupt")]
+    Corrupt(PathBuf),
+}
+
+/// The circuit's constraint system, synthesized once: what proving needs besides the key.
+#[derive(Debug, Clone)]
+pub struct CircuitShape {
+    /// The parameters.
+    pub params: CircuitParams,
+    /// The R1CS matrices (linear combinations inlined).
+    pub matrices: ConstraintMatrices<Fr>,
+    /// Keccak-256 of the matrices and sizes.
+    pub digest: [u8; 32],
+}
+
+impl CircuitShape {
+    /// Synthesizes the circuit of `params` (setup mode) and digests it.
+    pub fn synthesize(params: CircuitParams) -> Result<Self, KeyError> {
+        params.validate()?;
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Setup);
+        let root = ferry_circuits::merkle::empty_roots(params.depth)[params.depth];
+        BatchCircuit {
+            witness: BatchWitness::noops(params, root),
+        }
+        .generate_constraints(cs.clone())?;
+        cs.finalize();
+        let matrices = cs.to_matrices().ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?;
+        let digest = digest(&matrices);
+        Ok(Self {
+            params,
+            matrices,
+            digest,
+        })
+    }
+
+    /// Number of constraints.
+    pub fn num_constraints(&self) -> usize {
+        self.matrices.num_constraints
+    }
+
+    /// The key file's name for this circuit.
+    pub fn file_name(&self) -> String {
+        format!("{}-{}.pk", self.params.slug(), hex::encode(&self.digest[..8]))
+    }
+}
+
+fn digest(m: &ConstraintMatrices<Fr>) -> [u8; 32] {
+    let mut h = Keccak256::new();
+    for n in [
+        m.num_instance_variables,
+        m.num_witness_variables,
+        m.num_constraints,
+    ] {
+        h.update((n as u64).to_be_bytes());
+    }
+    let mut buf = Vec::with_capacity(32);
+    for matrix in [&m.a, &m.b, &m.c] {
+        for row in matrix {
+            h.update((row.len() as u64).to_be_bytes());
+            for (coeff, var) in row {
+                buf.clear();
+                coeff.serialize_uncompressed(&mut buf).expect("in-memory");
+                h.update(&buf);
+                h.update((*var as u64).to_be_bytes());
+            }
+        }
+    }
+    h.finalize().into()
+}
+
+/// Everything needed to prove and verify batches of one circuit.
+#[derive(Debug)]
+pub struct Keys {
+    /// The circuit.
+    pub shape: CircuitShape,
+    /// The proving key (holds the verifying key).
+    pub pk: ProvingKey<Curve>,
+    /// The verifying key, prepared for pairing checks.
+    pub pvk: PreparedVerifyingKey<Curve>,
+}
+
+/// Where a key came from, for logs and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// Loaded from the cache.
+    Cache,
+    /// Generated now (none cached).
+    Generated,
+    /// Generated now because the cached one was for another constraint system.
+    RegeneratedStale,
+}
+
+fn spinner(msg: String, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("static template"),
+    );
+    pb.set_message(msg);
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+impl Keys {
+    /// Circuit-specific setup. `seed: None` uses OS randomness; a seed gives the same keys
+    /// every time (reproducible devnets; anyone who knows the seed can forge proofs).
+    pub fn generate(shape: CircuitShape, seed: Option<u64>, quiet: bool) -> Result<Self, KeyError> {
+        let pb = spinner(
+            format!(
+                "generating Groth16 keys for {} ({} constraints)",
+                shape.params.slug(),
+                shape.num_constraints()
+            ),
+            quiet,
+        );
+        let mut rng = match seed {
+            Some(s) => rand_chacha::ChaCha20Rng::seed_from_u64(s),
+            None => rand_chacha::ChaCha20Rng::from_entropy(),
+        };
+        let root = ferry_circuits::merkle::empty_roots(shape.params.depth)[shape.params.depth];
+        let circuit = BatchCircuit {
+            witness: BatchWitness::noops(shape.params, root),
+        };
+        let pk = Groth16::<Curve>::generate_random_parameters_with_reduction(circuit, &mut rng)?;
+        pb.finish_and_clear();
+        Ok(Self::from_parts(shape, pk))
+    }
+
+    fn from_parts(shape: CircuitShape, pk: ProvingKey<Curve>) -> Self {
+        let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+        Self { shape, pk, pvk }
+    }
+
+    /// The verifying key.
+    pub fn vk(&self) -> &VerifyingKey<Curve> {
+        &self.pk.vk
+    }
+
+    /// Loads the keys of `params` from `dir`, or generates and stores them. A cached key for
+    /// the same parameters but another constraint system is stale: it is deleted and replaced.
+    pub fn load_or_generate(
+        dir: &Path,
+        params: CircuitParams,
+        seed: Option<u64>,
+        quiet: bool,
+    ) -> Result<(Self, KeySource), KeyError> {
+        let shape = CircuitShape::synthesize(params)?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| KeyError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let path = dir.join(shape.file_name());
+        if path.exists() {
+            let pk = read_key(&path, &shape.digest)?;
+            return Ok((Self::from_parts(shape, pk), KeySource::Cache));
+        }
+        let mut source = KeySource::Generated;
+        let prefix = format!("{}-", params.slug());
+        for entry in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && name.ends_with(".pk") {
+                // same parameters, another constraint system: never use it
+                std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+                source = KeySource::RegeneratedStale;
+            }
+        }
+        let keys = Self::generate(shape, seed, quiet)?;
+        write_key(&path, &keys.shape.digest, &keys.pk)?;
+        Ok((keys, source))
+    }
+}
+
+/// Writes a key file atomically (temporary file, then rename).
+pub fn write_key(path: &Path, digest: &[u8; 32], pk: &ProvingKey<Curve>) -> Result<(), KeyError> {
+    let err = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("pk.tmp");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
+    f.write_all(MAGIC).map_err(err)?;
+    f.write_all(digest).map_err(err)?;
+    pk.serialize_uncompressed(&mut f)
+        .map_err(|_| KeyError::Corrupt(path.to_path_buf()))?;
+    f.into_inner()
+        .map_err(|e| err(e.into_error()))?
+        .sync_all()
+        .map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Reads a key file, checking its header against `digest`.
+pub fn read_key(path: &Path, digest: &[u8; 32]) -> Result<ProvingKey<Curve>, KeyError> {
+    let err = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(err)?);
+    let mut header = [0u8; 40];
+    f.read_exact(&mut header).map_err(err)?;
+    if &header[..8] != MAGIC || &header[8..] != digest {
+        return Err(KeyError::Corrupt(path.to_path_buf()));
+    }
+    ProvingKey::deserialize_uncompressed_unchecked(&mut f)
+        .map_err(|_| KeyError::Corrupt(path.to_path_buf()))
+}
+
+/// Size in bytes and load time of a key serialized compressed and uncompressed.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct SerializationCost {
+    /// Uncompressed size.
+    pub uncompressed_bytes: usize,
+    /// Uncompressed load time (no curve checks: the file is our own cache).
+    pub uncompressed_load: Duration,
+    /// Compressed size.
+    pub compressed_bytes: usize,
+    /// Compressed load time (decompression needs a square root per point).
+    pub compressed_load: Duration,
+}
+
+/// Measures [`SerializationCost`] for a key.
+pub fn serialization_cost(pk: &ProvingKey<Curve>) -> SerializationCost {
+    let mut un = Vec::new();
+    pk.serialize_uncompressed(&mut un).expect("in-memory");
+    let mut co = Vec::new();
+    pk.serialize_compressed(&mut co).expect("in-memory");
+    let t = Instant::now();
+    ProvingKey::<Curve>::deserialize_uncompressed_unchecked(&un[..]).expect("round trip");
+    let uncompressed_load = t.elapsed();
+    let t = Instant::now();
+    ProvingKey::<Curve>::deserialize_compressed_unchecked(&co[..]).expect("round trip");
+    let compressed_load = t.elapsed();
+    SerializationCost {
+        uncompressed_bytes: un.len(),
+        uncompressed_load,
+        compressed_bytes: co.len(),
+        compressed_load,
+    }
+}

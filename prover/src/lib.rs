@@ -1,0 +1,34 @@
+//! # ferry-prover: Groth16 proofs of Ferry batches
+//!
+//! ```text
+//!  CircuitParams ──> keys::Keys::load_or_generate ──> ProvingKey + constraint matrices (once)
+//!                                                           │
+//!  SealedBatch.witness ──> prove::witness (assignment only) ─┴─> prove::prove ──> Proof
+//!                                                                   │
+//!                                  prove::verify <── public inputs ─┘   export: snarkjs JSON
+//! ```
+//!
+//! - [`keys`]: circuit-specific setup (OS randomness, or a seed for reproducible devnets), keys
+//!   cached on disk and named by the circuit's parameters and the digest of its constraint
+//!   system, so a stale key is detected and regenerated, never used.
+//! - [`prove`]: witness generation from the native trace and proving from the precomputed
+//!   matrices (no re-synthesis of constraints per proof); verification.
+//! - [`export`]: verifying key, proof and public inputs in snarkjs's JSON formats.
+//! - [`bench`]: the prover throughput benchmark (`ferry bench prover`).
+//!
+//! A single-party setup knows its toxic waste: keys made here are for devnets and tests only.
+
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod export;
+pub mod keys;
+pub mod prove;
+
+pub use keys::{KeyError, Keys};
+pub use prove::{prove, verify, ProveError};
+
+/// The pairing-friendly curve of every Ferry proof.
+pub type Curve = ark_bn254::Bn254;
+/// A Ferry proof.
+pub type Proof = ark_groth16::Proof<Curve>;

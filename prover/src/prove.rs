@@ -1,0 +1,119 @@
+//! Witness generation and Groth16 proving from precomputed matrices; verification.
+//!
+//! Proving a batch is two steps:
+//! 1. [`witness`]: replay the native trace through the circuit in prove mode *without*
+//!    building constraints (values only) to get the full assignment;
+//! 2. [`prove_assignment`]: the QAP witness map from the matrices synthesized once per key,
+//!    then the multi-scalar multiplications.
+//!
+//! [`prove_plain`] is arkworks' stock path (re-synthesis and inlining per proof), kept as
+//! the benchmark's baseline.
+
+use crate::keys::Keys;
+use crate::{Curve, Proof};
+use ark_bn254::Fr;
+use ark_groth16::Groth16;
+use ark_relations::r1cs::{
+    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
+};
+use ark_snark::SNARK;
+use ark_std::UniformRand;
+use ferry_circuits::batch::BatchWitness;
+use ferry_circuits::circuit::BatchCircuit;
+
+/// Why a batch could not be proven.
+#[derive(Debug, thiserror::Error)]
+pub enum ProveError {
+    /// The batch is for another circuit.
+    #[error("batch is for circuit {batch}, keys are for {keys}")]
+    WrongCircuit {
+        /// The batch's circuit.
+        batch: String,
+        /// The keys' circuit.
+        keys: String,
+    },
+    /// The assignment does not have the circuit's shape.
+    #[error("assignment has {got} variables, circuit has {expected}")]
+    Shape {
+        /// Variables the matrices expect.
+        expected: usize,
+        /// Variables assigned.
+        got: usize,
+    },
+    /// Synthesis or proving failed.
+    #[error("proving failed: {0}")]
+    Synthesis(#[from] SynthesisError),
+}
+
+/// The full assignment `[1, public inputs.., witness..]` of `w`, computed without building
+/// constraints.
+pub fn witness(keys: &Keys, w: &BatchWitness) -> Result<Vec<Fr>, ProveError> {
+    if w.params != keys.shape.params {
+        return Err(ProveError::WrongCircuit {
+            batch: w.params.slug(),
+            keys: keys.shape.params.slug(),
+        });
+    }
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: false,
+    });
+    BatchCircuit { witness: w.clone() }.generate_constraints(cs.clone())?;
+    let cs = cs.into_inner().ok_or(SynthesisError::MissingCS)?;
+    let mut full = cs.instance_assignment;
+    full.extend(cs.witness_assignment);
+    let m = &keys.shape.matrices;
+    let expected = m.num_instance_variables + m.num_witness_variables;
+    if full.len() != expected {
+        return Err(ProveError::Shape {
+            expected,
+            got: full.len(),
+        });
+    }
+    Ok(full)
+}
+
+/// Proves an assignment from [`witness`] with the key's precomputed matrices.
+pub fn prove_assignment(
+    keys: &Keys,
+    full: &[Fr],
+    rng: &mut impl rand::RngCore,
+) -> Result<Proof, ProveError> {
+    let m = &keys.shape.matrices;
+    let r = Fr::rand(rng);
+    let s = Fr::rand(rng);
+    Ok(Groth16::<Curve>::create_proof_with_reduction_and_matrices(
+        &keys.pk,
+        r,
+        s,
+        m,
+        m.num_instance_variables,
+        m.num_constraints,
+        full,
+    )?)
+}
+
+/// Proves a batch: [`witness`] then [`prove_assignment`].
+pub fn prove(keys: &Keys, w: &BatchWitness, rng: &mut impl rand::RngCore) -> Result<Proof, ProveError> {
+    let full = witness(keys, w)?;
+    prove_assignment(keys, &full, rng)
+}
+
+/// arkworks' stock prover: synthesizes and inlines the whole constraint system per proof.
+pub fn prove_plain(keys: &Keys, w: &BatchWitness, rng: &mut impl rand::RngCore) -> Result<Proof, ProveError> {
+    let mut rng = rand_chacha::ChaCha20Rng::from_rng(rng).map_err(|_| SynthesisError::Unsatisfiable)?;
+    Ok(Groth16::<Curve>::prove(
+        &keys.pk,
+        BatchCircuit { witness: w.clone() },
+        &mut rng,
+    )?)
+}
+
+use rand::SeedableRng;
+
+/// Verifies a proof against public inputs `[old_root, new_root, packed public data..]`.
+pub fn verify(keys: &Keys, public_inputs: &[Fr], proof: &Proof) -> bool {
+    public_inputs.len() + 1 == keys.pvk.vk.gamma_abc_g1.len()
+        && Groth16::<Curve>::verify_with_processed_vk(&keys.pvk, public_inputs, proof).unwrap_or(false)
+}
