@@ -1,6 +1,8 @@
 //! `ferry`: the Ferry node binary. For now it inspects the protocol's circuit; the node
 //! (sequencer, prover, devnet) grows here.
 
+mod bench;
+
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use ferry_circuits::{circuit::constraint_report, CircuitParams};
@@ -18,6 +20,15 @@ enum Command {
     /// Inspect the batch circuit.
     #[command(subcommand)]
     Circuit(CircuitCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Prover throughput: full batches of signed transfers, per batch size.
+    Prover(bench::ProverArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,5 +117,6 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Circuit(CircuitCommand::Report(args)) => report(&args),
+        Command::Bench(BenchCommand::Prover(args)) => bench::prover(&args),
     }
 }

@@ -71,7 +71,9 @@ impl CircuitShape {
         }
         .generate_constraints(cs.clone())?;
         cs.finalize();
-        let matrices = cs.to_matrices().ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?;
+        let matrices = cs
+            .to_matrices()
+            .ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?;
         let digest = digest(&matrices);
         Ok(Self {
             params,
@@ -87,7 +89,11 @@ impl CircuitShape {
 
     /// The key file's name for this circuit.
     pub fn file_name(&self) -> String {
-        format!("{}-{}.pk", self.params.slug(), hex::encode(&self.digest[..8]))
+        format!(
+            "{}-{}.pk",
+            self.params.slug(),
+            hex::encode(&self.digest[..8])
+        )
     }
 }
 

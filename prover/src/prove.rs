@@ -95,14 +95,23 @@ pub fn prove_assignment(
 }
 
 /// Proves a batch: [`witness`] then [`prove_assignment`].
-pub fn prove(keys: &Keys, w: &BatchWitness, rng: &mut impl rand::RngCore) -> Result<Proof, ProveError> {
+pub fn prove(
+    keys: &Keys,
+    w: &BatchWitness,
+    rng: &mut impl rand::RngCore,
+) -> Result<Proof, ProveError> {
     let full = witness(keys, w)?;
     prove_assignment(keys, &full, rng)
 }
 
 /// arkworks' stock prover: synthesizes and inlines the whole constraint system per proof.
-pub fn prove_plain(keys: &Keys, w: &BatchWitness, rng: &mut impl rand::RngCore) -> Result<Proof, ProveError> {
-    let mut rng = rand_chacha::ChaCha20Rng::from_rng(rng).map_err(|_| SynthesisError::Unsatisfiable)?;
+pub fn prove_plain(
+    keys: &Keys,
+    w: &BatchWitness,
+    rng: &mut impl rand::RngCore,
+) -> Result<Proof, ProveError> {
+    let mut rng =
+        rand_chacha::ChaCha20Rng::from_rng(rng).map_err(|_| SynthesisError::Unsatisfiable)?;
     Ok(Groth16::<Curve>::prove(
         &keys.pk,
         BatchCircuit { witness: w.clone() },
@@ -115,5 +124,6 @@ use rand::SeedableRng;
 /// Verifies a proof against public inputs `[old_root, new_root, packed public data..]`.
 pub fn verify(keys: &Keys, public_inputs: &[Fr], proof: &Proof) -> bool {
     public_inputs.len() + 1 == keys.pvk.vk.gamma_abc_g1.len()
-        && Groth16::<Curve>::verify_with_processed_vk(&keys.pvk, public_inputs, proof).unwrap_or(false)
+        && Groth16::<Curve>::verify_with_processed_vk(&keys.pvk, public_inputs, proof)
+            .unwrap_or(false)
 }

@@ -1,0 +1,124 @@
+//! `ferry bench ...`: the benchmarks users run.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use ferry_prover::bench::{run, BenchConfig, BenchRow};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Options of `ferry bench prover`.
+#[derive(Debug, Args)]
+pub struct ProverArgs {
+    /// Account tree depth (arity 4): 4^depth accounts.
+    #[arg(long, default_value_t = 12)]
+    depth: usize,
+    /// Transfers per batch, comma-separated; one circuit (and one setup) per size.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
+    batch_sizes: Vec<usize>,
+    /// Write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Skip arkworks' stock prover (re-synthesis per proof), which the table compares against.
+    #[arg(long)]
+    no_plain: bool,
+    /// Seed for keys, accounts and transfers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn print_table(rows: &[BenchRow]) {
+    println!(
+        "{:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "batch",
+        "constr",
+        "c/xfer",
+        "setup s",
+        "wit s",
+        "prove s",
+        "ver ms",
+        "xfer/s",
+        "stock s",
+        "stock/s",
+        "speedup",
+        "RSS MiB",
+        "pk MiB"
+    );
+    for r in rows {
+        let (stock, stock_tps, speedup) = match (r.plain_prove_s, r.plain_transfers_per_s) {
+            (Some(s), Some(t)) => (
+                format!("{s:.2}"),
+                format!("{t:.2}"),
+                format!("{:.2}x", r.transfers_per_s / t),
+            ),
+            _ => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "{:>5} {:>9} {:>8} {:>8.2} {:>8.3} {:>8.2} {:>7.1} {:>8.2} {:>9} {:>8} {:>8} {:>8.0} {:>8.1}",
+            r.batch_size,
+            r.constraints,
+            r.constraints_per_transfer,
+            r.setup_s,
+            r.witness_s,
+            r.prove_s,
+            r.verify_s * 1e3,
+            r.transfers_per_s,
+            stock,
+            stock_tps,
+            speedup,
+            mib(r.peak_rss_bytes),
+            mib(r.pk_bytes as u64),
+        );
+    }
+    if let Some(r) = rows.last() {
+        println!(
+            "proving key at batch {}: {:.1} MiB uncompressed (load {:.2} s) vs {:.1} MiB compressed (load {:.2} s); Ferry caches uncompressed",
+            r.batch_size,
+            mib(r.pk_bytes as u64),
+            r.pk_load_s,
+            mib(r.pk_compressed_bytes as u64),
+            r.pk_compressed_load_s
+        );
+    }
+    println!(
+        "xfer/s = batch / (witness + prove); stock = arkworks Groth16::prove on the same key; {} threads",
+        rayon_threads()
+    );
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `ferry bench prover`.
+pub fn prover(args: &ProverArgs) -> Result<()> {
+    let cfg = BenchConfig {
+        depth: args.depth,
+        batch_sizes: args.batch_sizes.clone(),
+        plain: !args.no_plain,
+        seed: args.seed,
+    };
+    eprintln!(
+        "ferry bench prover: depth {} ({} accounts), batch sizes {:?}",
+        cfg.depth,
+        1u64 << (2 * cfg.depth),
+        cfg.batch_sizes
+    );
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]")
+            .expect("static template"),
+    );
+    let rows = run(&cfg, &pb)?;
+    print_table(&rows);
+    if let Some(path) = &args.json {
+        let out =
+            serde_json::json!({ "depth": cfg.depth, "threads": rayon_threads(), "rows": rows });
+        std::fs::write(path, serde_json::to_string_pretty(&out)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! Prove then verify at a small depth; tampered public inputs, another circuit's key and a
+//! stale cached key are all refused.
+
+use ferry_circuits::CircuitParams;
+use ferry_prover::bench::random_transfer_batch;
+use ferry_prover::keys::{CircuitShape, KeySource, Keys};
+use ferry_prover::{prove, verify};
+use rand::SeedableRng;
+
+fn params(transfers: usize) -> CircuitParams {
+    CircuitParams {
+        depth: 2,
+        deposits: 0,
+        transfers,
+        withdrawals: 0,
+        chain_id: 1337,
+    }
+}
+
+#[test]
+fn prove_verify_and_reject_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+    let (keys, source) = Keys::load_or_generate(dir.path(), params(1), Some(7), true).unwrap();
+    assert_eq!(source, KeySource::Generated);
+    let batch = random_transfer_batch(params(1), &mut rng);
+    let proof = prove(&keys, &batch.witness, &mut rng).unwrap();
+    let inputs = batch.witness.public_inputs();
+    assert!(verify(&keys, &inputs, &proof));
+
+    // any public input changed
+    for i in 0..inputs.len() {
+        let mut bad = inputs.clone();
+        bad[i] += ferry_circuits::Fr::from(1u64);
+        assert!(!verify(&keys, &bad, &proof), "input {i} changed");
+    }
+    // too few or too many inputs
+    assert!(!verify(&keys, &inputs[1..], &proof));
+
+    // a proof from another circuit's key (same shape, other setup) is refused
+    let other =
+        Keys::generate(CircuitShape::synthesize(params(1)).unwrap(), Some(8), true).unwrap();
+    let foreign = prove(&other, &batch.witness, &mut rng).unwrap();
+    assert!(verify(&other, &inputs, &foreign));
+    assert!(!verify(&keys, &inputs, &foreign));
+
+    // the cached key is reused
+    let (again, source) = Keys::load_or_generate(dir.path(), params(1), None, true).unwrap();
+    assert_eq!(source, KeySource::Cache);
+    assert!(verify(&again, &inputs, &proof));
+}
+
+#[test]
+fn a_batch_for_another_circuit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+    let (keys, _) = Keys::load_or_generate(dir.path(), params(1), Some(7), true).unwrap();
+    let batch = random_transfer_batch(params(2), &mut rng);
+    let err = prove(&keys, &batch.witness, &mut rng).unwrap_err();
+    assert!(
+        matches!(err, ferry_prover::ProveError::WrongCircuit { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_stale_cached_key_is_detected_and_regenerated() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = params(1);
+    let shape = CircuitShape::synthesize(p).unwrap();
+    // a key file for the same parameters from an older constraint system
+    let stale = dir.path().join(format!("{}-00000000deadbeef.pk", p.slug()));
+    std::fs::write(&stale, b"FERRYPK1 not this circuit").unwrap();
+    let (keys, source) = Keys::load_or_generate(dir.path(), p, Some(3), true).unwrap();
+    assert_eq!(source, KeySource::RegeneratedStale);
+    assert!(!stale.exists(), "the stale key is removed");
+    assert!(dir.path().join(shape.file_name()).exists());
+    assert_eq!(keys.shape.digest, shape.digest);
+
+    // a corrupt file under the right name is an error, not a silent use
+    std::fs::write(dir.path().join(shape.file_name()), b"FERRYPK1garbage").unwrap();
+    let err = Keys::load_or_generate(dir.path(), p, Some(3), true).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ferry_prover::KeyError::Corrupt(_) | ferry_prover::KeyError::Io { .. }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_digest_tells_circuits_apart() {
+    let a = CircuitShape::synthesize(params(1)).unwrap();
+    let b = CircuitShape::synthesize(params(2)).unwrap();
+    let c = CircuitShape::synthesize(CircuitParams {
+        chain_id: 1,
+        ..params(1)
+    })
+    .unwrap();
+    assert_ne!(a.digest, b.digest);
+    assert_ne!(a.digest, c.digest, "the chain id is a circuit constant");
+    assert_eq!(
+        a.digest,
+        CircuitShape::synthesize(params(1)).unwrap().digest
+    );
+}

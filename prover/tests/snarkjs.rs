@@ -1,0 +1,77 @@
+//! An exported proof verifies with snarkjs (npm, pinned in testdata/snarkjs; installed on
+//! first run), and a tampered one does not.
+
+use ferry_circuits::CircuitParams;
+use ferry_prover::bench::random_transfer_batch;
+use ferry_prover::export::{proof_json, public_json, vk_json};
+use ferry_prover::keys::Keys;
+use ferry_prover::prove;
+use rand::SeedableRng;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn snarkjs() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/snarkjs");
+    let cli = dir.join("node_modules/snarkjs/build/cli.cjs");
+    if !cli.exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm is installed (scripts/setup.sh)");
+        assert!(status.success(), "npm ci for snarkjs failed");
+    }
+    cli
+}
+
+fn snarkjs_verify(dir: &Path) -> bool {
+    let out = Command::new("node")
+        .arg(snarkjs())
+        .args(["groth16", "verify"])
+        .args(["vk.json", "public.json", "proof.json"].map(|f| dir.join(f)))
+        .output()
+        .expect("node runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.contains("OK!") && out.status.success()
+}
+
+#[test]
+fn snarkjs_accepts_exported_proofs() {
+    let params = CircuitParams {
+        depth: 2,
+        deposits: 0,
+        transfers: 1,
+        withdrawals: 0,
+        chain_id: 1337,
+    };
+    let keys_dir = tempfile::tempdir().unwrap();
+    let (keys, _) = Keys::load_or_generate(keys_dir.path(), params, Some(11), true).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+    let batch = random_transfer_batch(params, &mut rng);
+    let proof = prove(&keys, &batch.witness, &mut rng).unwrap();
+    let inputs = batch.witness.public_inputs();
+
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, v: serde_json::Value| {
+        std::fs::write(
+            dir.path().join(name),
+            serde_json::to_string_pretty(&v).unwrap(),
+        )
+        .unwrap()
+    };
+    write("vk.json", vk_json(keys.vk()));
+    write("proof.json", proof_json(&proof));
+    write("public.json", public_json(&inputs));
+    assert!(
+        snarkjs_verify(dir.path()),
+        "snarkjs must accept Ferry's proof"
+    );
+
+    let mut bad = inputs.clone();
+    bad[1] += ferry_circuits::Fr::from(1u64);
+    write("public.json", public_json(&bad));
+    assert!(
+        !snarkjs_verify(dir.path()),
+        "snarkjs must refuse a changed new root"
+    );
+}
