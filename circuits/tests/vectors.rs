@@ -171,3 +171,56 @@ mod gadgets {
         }
     }
 }
+
+/// A transfer signed by circomlibjs (not by Ferry) goes through the native rules and the
+/// whole batch circuit: a wallet built on circomlibjs can sign Ferry transactions.
+#[cfg(feature = "r1cs")]
+#[test]
+fn circomlibjs_signed_transfer_is_proven() {
+    use ferry_circuits::ops::transfer::SignedTransfer;
+    use ferry_circuits::ops::{Account, L1Address};
+    use ferry_circuits::{BatchBuilder, CircuitParams, State};
+    let v = vectors();
+    let t = &v["transfer"];
+    let chain_id = t["chain_id"].as_u64().unwrap();
+    let signer = pk(&t["public_key"]);
+    let tx = Transfer {
+        from: AccountId(t["from"].as_u64().unwrap() as u32),
+        to: AccountId(t["to"].as_u64().unwrap() as u32),
+        amount: Amount(t["amount"].as_u64().unwrap()),
+        fee: Amount(t["fee"].as_u64().unwrap()),
+        nonce: Nonce(t["nonce"].as_u64().unwrap() as u32),
+    };
+    let params = CircuitParams {
+        depth: 2,
+        deposits: 0,
+        transfers: 1,
+        withdrawals: 0,
+        chain_id,
+    };
+    let mut state = State::new(2);
+    let account = |pubkey, nonce| Account {
+        pubkey,
+        balance: 10_000_000_000,
+        nonce,
+        owner: L1Address([7; 20]),
+    };
+    state
+        .insert_genesis(tx.from, account(signer, tx.nonce.0))
+        .unwrap();
+    let other = key(&v["keys"][1]["private_key"]).public_key();
+    state.insert_genesis(tx.to, account(other, 0)).unwrap();
+    state
+        .insert_genesis(AccountId(0), account(other, 0))
+        .unwrap();
+    let verified = SignedTransfer {
+        tx,
+        signature: sig(t),
+    }
+    .verify(chain_id, &signer)
+    .unwrap();
+    let mut b = BatchBuilder::new(&mut state, params, AccountId(0));
+    b.transfer(&verified).unwrap();
+    let w = b.seal().unwrap().witness;
+    assert!(ferry_circuits::circuit::is_satisfied(&w).unwrap());
+}

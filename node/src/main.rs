@@ -23,6 +23,22 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Generate the Groth16 keys of a circuit, or load them if cached and current.
+    Keys(KeysArgs),
+}
+
+/// Options of `ferry keys`.
+#[derive(Debug, Args)]
+struct KeysArgs {
+    #[command(flatten)]
+    shape: ShapeArgs,
+    /// Directory of cached keys.
+    #[arg(long, default_value = ".ferry/keys")]
+    keys_dir: std::path::PathBuf,
+    /// Derive the setup's randomness from this seed (reproducible devnets; anyone who knows
+    /// the seed can forge proofs). Without it, OS randomness.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,10 +129,48 @@ fn report(args: &ShapeArgs) -> Result<()> {
     Ok(())
 }
 
+fn keys(args: &KeysArgs) -> Result<()> {
+    use ferry_prover::keys::{KeySource, Keys};
+    let p = args.shape.params()?;
+    let t = std::time::Instant::now();
+    let (keys, source) = Keys::load_or_generate(&args.keys_dir, p, args.seed, args.shape.json)?;
+    let path = args.keys_dir.join(keys.shape.file_name());
+    let what = match source {
+        KeySource::Cache => "loaded cached keys",
+        KeySource::Generated => "generated keys",
+        KeySource::RegeneratedStale => "replaced stale keys (the circuit changed) with new ones",
+    };
+    if args.shape.json {
+        let out = serde_json::json!({
+            "params": p,
+            "path": path,
+            "digest": hex::encode(keys.shape.digest),
+            "constraints": keys.shape.num_constraints(),
+            "source": what,
+            "seconds": t.elapsed().as_secs_f64(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{what} for {} in {:.1} s: {} ({} constraints, digest {})",
+            p.slug(),
+            t.elapsed().as_secs_f64(),
+            path.display(),
+            keys.shape.num_constraints(),
+            hex::encode(&keys.shape.digest[..8])
+        );
+        if args.seed.is_some() && source != KeySource::Cache {
+            println!("seeded setup: for devnets only, anyone with the seed can forge proofs");
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Circuit(CircuitCommand::Report(args)) => report(&args),
         Command::Bench(BenchCommand::Prover(args)) => bench::prover(&args),
+        Command::Keys(args) => keys(&args),
     }
 }
