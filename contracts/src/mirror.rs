@@ -1,0 +1,423 @@
+//! The rollup contract's rules in Rust: the embedded devnet's L1. Same inputs as
+//! `FerryRollup.sol`, same checks in the same order, same errors (named as the Solidity
+//! custom errors), so the two accept and reject the same batches.
+
+use crate::evm::{proof_from_words, Word};
+use ark_bn254::Fr;
+use ark_ff::PrimeField;
+use ferry_circuits::babyjubjub::point_on_curve;
+use ferry_circuits::ops::opcode;
+use ferry_circuits::ops::L1Address;
+use ferry_circuits::pubdata::{DEPOSIT_LEN, HEADER_LEN, TRANSFER_LEN, WITHDRAW_LEN};
+use ferry_circuits::CircuitParams;
+use ferry_prover::Curve;
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Wei per base unit (1 gwei).
+pub const GWEI: u128 = 1_000_000_000;
+
+/// Why the contract reverts; each variant is the Solidity custom error of the same name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum L1Error {
+    /// msg.value is 0, not whole gwei, or at least 2^64 gwei.
+    #[error("BadDepositAmount")]
+    BadDepositAmount,
+    /// The deposit's key is not on Baby Jubjub.
+    #[error("BadPubkey")]
+    BadPubkey,
+    /// The contract is in exodus mode.
+    #[error("ExodusActive")]
+    ExodusActive,
+    /// Only in exodus mode.
+    #[error("NotExodus")]
+    NotExodus,
+    /// The oldest queued deposit is not overdue.
+    #[error("ExodusNotDue")]
+    ExodusNotDue,
+    /// Public data of the wrong length.
+    #[error("BadPubdataLength")]
+    BadPubdataLength,
+    /// An op code that does not belong in its slot.
+    #[error("UnknownOp({0})")]
+    UnknownOp(u64),
+    /// The batch has more deposits than the queue.
+    #[error("QueueExhausted")]
+    QueueExhausted,
+    /// A deposit record differs from the queue entry it must consume.
+    #[error("DepositMismatch({0})")]
+    DepositMismatch(u64),
+    /// The proof does not verify against the stored root and the public data.
+    #[error("InvalidProof")]
+    InvalidProof,
+    /// A public input (the new root) is not below the scalar field modulus.
+    #[error("InputOutOfField")]
+    InputOutOfField,
+    /// Nothing credited to the caller.
+    #[error("NothingToClaim")]
+    NothingToClaim,
+    /// The deposit was processed, refunded, or does not exist.
+    #[error("NotRefundable({0})")]
+    NotRefundable(u64),
+    /// The account already exited.
+    #[error("AlreadyExited({0})")]
+    AlreadyExited(u64),
+    /// The exit's Merkle proof does not lead to the stored root.
+    #[error("BadMerkleProof")]
+    BadMerkleProof,
+}
+
+/// One queued deposit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorityOp {
+    /// Who paid.
+    pub depositor: L1Address,
+    /// Amount in gwei.
+    pub amount: u64,
+    /// L1 block it was queued in.
+    pub block: u64,
+}
+
+/// The contract's storage (what the node persists).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorState {
+    /// The circuit the verifier's key is for.
+    pub params: CircuitParams,
+    /// Blocks a deposit may wait before exodus can be triggered.
+    pub exodus_delay: u64,
+    /// Current L1 block.
+    pub block: u64,
+    /// Last verified root.
+    #[serde(with = "hex_word")]
+    pub state_root: Word,
+    /// Batches accepted.
+    pub batch_count: u64,
+    /// Every deposit ever queued.
+    pub queue: Vec<PriorityOp>,
+    /// Rolling commitments: `rolling[i+1] = keccak(rolling[i] ‖ keccak(deposit i))`.
+    pub rolling: Vec<Word>,
+    /// First unprocessed deposit.
+    pub queue_head: u64,
+    /// Credited withdrawals, in wei.
+    pub pending: BTreeMap<L1Address, u128>,
+    /// Exodus mode.
+    pub exodus: bool,
+    /// Refunded deposits.
+    pub refunded: BTreeSet<u64>,
+    /// Exited accounts.
+    pub exited: BTreeSet<u64>,
+    /// Wei received by deposits.
+    pub total_deposited: u128,
+    /// Wei paid by claims.
+    pub total_claimed: u128,
+    /// Wei paid by refunds.
+    pub total_refunded: u128,
+}
+
+mod hex_word {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(w: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(w))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let v = hex::decode(String::deserialize(d)?).map_err(D::Error::custom)?;
+        v.try_into().map_err(|_| D::Error::custom("32 bytes"))
+    }
+}
+
+/// What an accepted batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Its number.
+    pub batch_number: u64,
+    /// Deposits it consumed.
+    pub deposits: u64,
+    /// Withdrawals credited: (address, gwei).
+    pub withdrawals: Vec<(L1Address, u64)>,
+}
+
+/// The rollup contract, in Rust.
+#[derive(Debug)]
+pub struct Mirror {
+    pvk: ark_groth16::PreparedVerifyingKey<Curve>,
+    /// Its storage.
+    pub state: MirrorState,
+}
+
+fn keccak(parts: &[&[u8]]) -> Word {
+    let mut h = Keccak256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// `Fr` of a word, if below the modulus.
+pub fn fr_of(w: &Word) -> Option<Fr> {
+    let n = num_bigint::BigUint::from_bytes_be(w);
+    (n < Fr::MODULUS.into()).then(|| Fr::from(n))
+}
+
+/// The word of a field element.
+pub fn word_of(x: &Fr) -> Word {
+    ferry_circuits::field::fr_to_be32(x)
+}
+
+impl Mirror {
+    /// Deploys: `genesis_root` is the state the first batch starts from.
+    pub fn new(
+        vk: &ark_groth16::VerifyingKey<Curve>,
+        params: CircuitParams,
+        genesis_root: Fr,
+        exodus_delay: u64,
+    ) -> Self {
+        Self::restore(
+            vk,
+            MirrorState {
+                params,
+                exodus_delay,
+                block: 0,
+                state_root: word_of(&genesis_root),
+                batch_count: 0,
+                queue: Vec::new(),
+                rolling: vec![[0; 32]],
+                queue_head: 0,
+                pending: BTreeMap::new(),
+                exodus: false,
+                refunded: BTreeSet::new(),
+                exited: BTreeSet::new(),
+                total_deposited: 0,
+                total_claimed: 0,
+                total_refunded: 0,
+            },
+        )
+    }
+
+    /// Rebuilds a mirror from persisted storage.
+    pub fn restore(vk: &ark_groth16::VerifyingKey<Curve>, state: MirrorState) -> Self {
+        Self {
+            pvk: ark_groth16::prepare_verifying_key(vk),
+            state,
+        }
+    }
+
+    /// Wei the contract holds: deposits − claims − refunds.
+    pub fn balance(&self) -> u128 {
+        self.state.total_deposited - self.state.total_claimed - self.state.total_refunded
+    }
+
+    /// Advances the L1 clock (the EVM's `anvil_mine`).
+    pub fn mine(&mut self, blocks: u64) {
+        self.state.block += blocks;
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.state.block += 1;
+        self.state.block
+    }
+
+    /// `deposit(pubkeyX, pubkeyY)` with `value` wei from `sender`; returns the queue index.
+    pub fn deposit(
+        &mut self,
+        sender: L1Address,
+        value: u128,
+        pubkey: [Word; 2],
+    ) -> Result<u64, L1Error> {
+        if self.state.exodus {
+            return Err(L1Error::ExodusActive);
+        }
+        if value == 0 || value % GWEI != 0 || value / GWEI > u128::from(u64::MAX) {
+            return Err(L1Error::BadDepositAmount);
+        }
+        let (x, y) = (fr_of(&pubkey[0]), fr_of(&pubkey[1]));
+        let on_curve = matches!((x, y), (Some(x), Some(y)) if point_on_curve(x, y).is_some());
+        if !on_curve {
+            return Err(L1Error::BadPubkey);
+        }
+        let amount = (value / GWEI) as u64;
+        let entry = keccak(&[&amount.to_be_bytes(), &sender.0, &pubkey[0], &pubkey[1]]);
+        let last = *self.state.rolling.last().expect("rolling starts at 0");
+        self.state.rolling.push(keccak(&[&last, &entry]));
+        let block = self.tick();
+        self.state.queue.push(PriorityOp {
+            depositor: sender,
+            amount,
+            block,
+        });
+        self.state.total_deposited += value;
+        Ok(self.state.queue.len() as u64 - 1)
+    }
+
+    fn pubdata_len(&self) -> usize {
+        self.state.params.pubdata_len()
+    }
+
+    /// `submitBatch(newRoot, pubdata, proof)`.
+    pub fn submit_batch(
+        &mut self,
+        new_root: Word,
+        pubdata: &[u8],
+        proof: &[Word; 8],
+    ) -> Result<BatchOutcome, L1Error> {
+        let s = &self.state;
+        if s.exodus {
+            return Err(L1Error::ExodusActive);
+        }
+        if pubdata.len() != self.pubdata_len() {
+            return Err(L1Error::BadPubdataLength);
+        }
+        let p = s.params;
+        let mut head = s.queue_head;
+        let mut h = s.rolling[head as usize];
+        let mut off = HEADER_LEN;
+        for _ in 0..p.deposits {
+            match pubdata[off] {
+                opcode::DEPOSIT => {
+                    if head as usize >= s.queue.len() {
+                        return Err(L1Error::QueueExhausted);
+                    }
+                    h = keccak(&[&h, &keccak(&[&pubdata[off + 4..off + DEPOSIT_LEN]])]);
+                    head += 1;
+                    if h != s.rolling[head as usize] {
+                        return Err(L1Error::DepositMismatch(head - 1));
+                    }
+                }
+                opcode::NOOP => {}
+                _ => return Err(L1Error::UnknownOp(off as u64)),
+            }
+            off += DEPOSIT_LEN;
+        }
+        for _ in 0..p.transfers {
+            if !matches!(pubdata[off], opcode::TRANSFER | opcode::NOOP) {
+                return Err(L1Error::UnknownOp(off as u64));
+            }
+            off += TRANSFER_LEN;
+        }
+        let w_off = off;
+        for _ in 0..p.withdrawals {
+            if !matches!(pubdata[off], opcode::WITHDRAW | opcode::NOOP) {
+                return Err(L1Error::UnknownOp(off as u64));
+            }
+            off += WITHDRAW_LEN;
+        }
+
+        let old = fr_of(&s.state_root).expect("stored roots are field elements");
+        let new = fr_of(&new_root).ok_or(L1Error::InputOutOfField)?;
+        let inputs = ferry_circuits::pubdata::public_inputs(old, new, pubdata);
+        let proof = proof_from_words(proof).ok_or(L1Error::InvalidProof)?;
+        let ok = ark_groth16::Groth16::<Curve>::verify_proof(&self.pvk, &proof, &inputs)
+            .unwrap_or(false);
+        if !ok {
+            return Err(L1Error::InvalidProof);
+        }
+
+        let mut withdrawals = Vec::new();
+        let mut off = w_off;
+        for _ in 0..p.withdrawals {
+            if pubdata[off] == opcode::WITHDRAW {
+                let amount = u64::from_be_bytes(pubdata[off + 4..off + 12].try_into().expect("8"));
+                let to = L1Address(pubdata[off + 14..off + 34].try_into().expect("20"));
+                *self.state.pending.entry(to).or_default() += u128::from(amount) * GWEI;
+                withdrawals.push((to, amount));
+            }
+            off += WITHDRAW_LEN;
+        }
+        let deposits = head - self.state.queue_head;
+        let batch_number = self.state.batch_count;
+        self.state.state_root = new_root;
+        self.state.queue_head = head;
+        self.state.batch_count += 1;
+        self.tick();
+        Ok(BatchOutcome {
+            batch_number,
+            deposits,
+            withdrawals,
+        })
+    }
+
+    /// `claim()` by `caller`: returns the wei paid.
+    pub fn claim(&mut self, caller: L1Address) -> Result<u128, L1Error> {
+        let amount = self.state.pending.get(&caller).copied().unwrap_or(0);
+        if amount == 0 {
+            return Err(L1Error::NothingToClaim);
+        }
+        self.state.pending.remove(&caller);
+        self.state.total_claimed += amount;
+        self.tick();
+        Ok(amount)
+    }
+
+    /// `activateExodus()`.
+    pub fn activate_exodus(&mut self) -> Result<(), L1Error> {
+        let s = &self.state;
+        if s.exodus {
+            return Err(L1Error::ExodusActive);
+        }
+        // the transaction executes in the next block
+        let block = s.block + 1;
+        let head = s.queue_head as usize;
+        if head >= s.queue.len() || block <= s.queue[head].block + s.exodus_delay {
+            return Err(L1Error::ExodusNotDue);
+        }
+        self.state.exodus = true;
+        self.tick();
+        Ok(())
+    }
+
+    /// `refundDeposit(index)`: returns (depositor, wei).
+    pub fn refund_deposit(&mut self, index: u64) -> Result<(L1Address, u128), L1Error> {
+        let s = &self.state;
+        if !s.exodus {
+            return Err(L1Error::NotExodus);
+        }
+        if index < s.queue_head || index as usize >= s.queue.len() || s.refunded.contains(&index) {
+            return Err(L1Error::NotRefundable(index));
+        }
+        let op = s.queue[index as usize].clone();
+        let amount = u128::from(op.amount) * GWEI;
+        self.state.refunded.insert(index);
+        self.state.total_refunded += amount;
+        self.tick();
+        Ok((op.depositor, amount))
+    }
+
+    /// `exit(accountId, pubkey, balance, nonce, owner, siblings)`: credits the owner.
+    pub fn exit(
+        &mut self,
+        account_id: u64,
+        account: &ferry_circuits::ops::Account,
+        siblings: &[[Word; 3]],
+    ) -> Result<(), L1Error> {
+        let s = &self.state;
+        if !s.exodus {
+            return Err(L1Error::NotExodus);
+        }
+        if s.exited.contains(&account_id) {
+            return Err(L1Error::AlreadyExited(account_id));
+        }
+        let depth = s.params.depth;
+        if siblings.len() != depth || account_id >> (2 * depth) != 0 {
+            return Err(L1Error::BadMerkleProof);
+        }
+        let path = ferry_circuits::merkle::MerklePath {
+            siblings: siblings
+                .iter()
+                .map(|lvl| {
+                    // the contract hashes whatever words it is given (mod nothing: Poseidon
+                    // contracts reduce inputs); words above the field cannot lead to a root
+                    lvl.map(|w| fr_of(&w).unwrap_or(Fr::from(0u64)))
+                })
+                .collect(),
+        };
+        let in_field = siblings.iter().flatten().all(|w| fr_of(w).is_some());
+        let root = path.root(account.leaf(), account_id as u32);
+        if !in_field || word_of(&root) != s.state_root {
+            return Err(L1Error::BadMerkleProof);
+        }
+        self.state.exited.insert(account_id);
+        *self.state.pending.entry(account.owner).or_default() += u128::from(account.balance) * GWEI;
+        self.tick();
+        Ok(())
+    }
+}
