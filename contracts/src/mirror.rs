@@ -227,7 +227,7 @@ impl Mirror {
         if self.state.exodus {
             return Err(L1Error::ExodusActive);
         }
-        if value == 0 || value % GWEI != 0 || value / GWEI > u128::from(u64::MAX) {
+        if value == 0 || !value.is_multiple_of(GWEI) || value / GWEI > u128::from(u64::MAX) {
             return Err(L1Error::BadDepositAmount);
         }
         let (x, y) = (fr_of(&pubkey[0]), fr_of(&pubkey[1]));

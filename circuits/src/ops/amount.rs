@@ -47,7 +47,7 @@ impl FloatFormat {
         let mut m = value;
         let mut e = 0u32;
         while m >= max_m {
-            if m % 10 != 0 || e + 1 >= (1 << self.exponent_bits) {
+            if !m.is_multiple_of(10) || e + 1 >= (1 << self.exponent_bits) {
                 return None;
             }
             m /= 10;

@@ -1,0 +1,417 @@
+//! The Solidity contract on a real EVM (anvil from npm) and the Rust mirror, fed the same
+//! deposits, batches (with real proofs), claims and exodus calls: they must accept and reject
+//! exactly the same things, with the same errors, and hold the same roots. ETH held by the
+//! contract equals deposits − claims − refunds throughout.
+
+use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::ops::deposit::Deposit;
+use ferry_circuits::ops::withdraw::Withdraw;
+use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
+use ferry_circuits::{BatchBuilder, CircuitParams, SealedBatch, State};
+use ferry_contracts::evm::{proof_words, Word};
+use ferry_contracts::mirror::{word_of, GWEI};
+use ferry_contracts::{L1Error, Mirror};
+use ferry_node::l1::anvil::{Anvil, DEV_KEYS};
+use ferry_node::l1::evm::{address_of, EvmError, EvmL1};
+use ferry_prover::keys::Keys;
+use rand::SeedableRng;
+use std::time::Instant;
+
+const PARAMS: CircuitParams = CircuitParams {
+    depth: 2,
+    deposits: 1,
+    transfers: 1,
+    withdrawals: 1,
+    chain_id: 1337,
+};
+const DELAY: u64 = 10;
+
+struct Both {
+    mirror: Mirror,
+    evm: EvmL1,
+}
+
+fn evm_result<T>(r: Result<T, EvmError>) -> Result<(), L1Error> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(EvmError::Reverted(e)) => Err(e),
+        Err(e) => panic!("the EVM failed for another reason than a contract error: {e}"),
+    }
+}
+
+impl Both {
+    async fn conserved(&self) {
+        let (d, c, r) = self.evm.totals().await.unwrap();
+        let held = self.evm.balance().await.unwrap();
+        assert_eq!(
+            held,
+            d - c - r,
+            "EVM: ETH held = deposits - claims - refunds"
+        );
+        assert_eq!(held, self.mirror.balance(), "EVM and mirror hold the same");
+        assert_eq!(
+            self.evm.state_root().await.unwrap(),
+            self.mirror.state.state_root
+        );
+    }
+
+    async fn deposit(&mut self, key: &str, wei: u128, pubkey: [Word; 2]) -> Result<(), L1Error> {
+        let m = self
+            .mirror
+            .deposit(address_of(key).unwrap(), wei, pubkey)
+            .map(|_| ());
+        let e = evm_result(self.evm.with_key(key).unwrap().deposit(pubkey, wei).await);
+        assert_eq!(m, e, "deposit");
+        m
+    }
+
+    async fn submit(
+        &mut self,
+        root: Word,
+        pubdata: &[u8],
+        proof: &[Word; 8],
+    ) -> Result<(), L1Error> {
+        let m = self.mirror.submit_batch(root, pubdata, proof).map(|_| ());
+        let e = evm_result(self.evm.submit_batch(root, pubdata, proof).await);
+        assert_eq!(m, e, "submitBatch");
+        self.conserved().await;
+        m
+    }
+
+    async fn claim(&mut self, key: &str) -> Result<(), L1Error> {
+        let m = self.mirror.claim(address_of(key).unwrap()).map(|_| ());
+        let e = evm_result(self.evm.with_key(key).unwrap().claim().await);
+        assert_eq!(m, e, "claim");
+        self.conserved().await;
+        m
+    }
+}
+
+struct Rollup {
+    keys: Keys,
+    state: State,
+    rng: rand_chacha::ChaCha20Rng,
+    alice: PrivateKey,
+}
+
+impl Rollup {
+    fn pk(&self, k: &PrivateKey) -> [Word; 2] {
+        let p = k.public_key();
+        [word_of(&p.x), word_of(&p.y)]
+    }
+
+    fn prove(&mut self, b: &SealedBatch) -> [Word; 8] {
+        proof_words(&ferry_prover::prove(&self.keys, &b.witness, &mut self.rng).unwrap())
+    }
+
+    fn deposit_batch(state: &mut State, id: u32, d: Deposit) -> SealedBatch {
+        let mut b = BatchBuilder::new(state, PARAMS, AccountId(0));
+        b.deposit(AccountId(id), &d).unwrap();
+        b.seal().unwrap()
+    }
+
+    fn withdraw_batch(&mut self, amount: u64, to: L1Address) -> SealedBatch {
+        let nonce = Nonce(self.state.account(AccountId(1)).unwrap().nonce);
+        let w = Withdraw {
+            from: AccountId(1),
+            l1_address: to,
+            amount: Amount(amount),
+            fee: Amount(0),
+            nonce,
+        };
+        let v = w
+            .sign(PARAMS.chain_id, &self.alice)
+            .verify(PARAMS.chain_id, &self.alice.public_key())
+            .unwrap();
+        let mut b = BatchBuilder::new(&mut self.state, PARAMS, AccountId(0));
+        b.withdraw(&v).unwrap();
+        b.seal().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evm_and_mirror_agree() {
+    let anvil = Anvil::spawn().expect("anvil from npm (contracts/solidity)");
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = Keys::load_or_generate(dir.path(), PARAMS, Some(9), true).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+    let operator = PrivateKey::random(&mut rng);
+    let mut state = State::new(PARAMS.depth);
+    let fee_account = Account {
+        pubkey: operator.public_key(),
+        balance: 0,
+        nonce: 0,
+        owner: L1Address([0xfe; 20]),
+    };
+    state.insert_genesis(AccountId(0), fee_account).unwrap();
+    let genesis = word_of(&state.root());
+    let (evm, gas) = EvmL1::deploy(&anvil.url, DEV_KEYS[0], keys.vk(), PARAMS, genesis, DELAY)
+        .await
+        .unwrap();
+    println!("deployment gas: {gas:?}");
+    let mirror = Mirror::new(keys.vk(), PARAMS, state.root(), DELAY);
+    let mut l1 = Both { mirror, evm };
+    let alice = PrivateKey::random(&mut rng);
+    let mut r = Rollup {
+        keys,
+        state,
+        rng,
+        alice,
+    };
+    let (alice_l1, bob_l1) = (DEV_KEYS[1], DEV_KEYS[2]);
+    let bob_addr = address_of(bob_l1).unwrap();
+    let alice_pk = r.pk(&r.alice.clone());
+
+    // bad deposits: the same refusals
+    assert_eq!(
+        l1.deposit(alice_l1, 0, alice_pk).await,
+        Err(L1Error::BadDepositAmount)
+    );
+    assert_eq!(
+        l1.deposit(alice_l1, GWEI + 1, alice_pk).await,
+        Err(L1Error::BadDepositAmount)
+    );
+    assert_eq!(
+        l1.deposit(alice_l1, GWEI, [[0; 32]; 2]).await,
+        Err(L1Error::BadPubkey)
+    );
+    l1.deposit(alice_l1, 5_000 * GWEI, alice_pk).await.unwrap();
+    l1.conserved().await;
+
+    let d = Deposit {
+        pubkey: r.alice.public_key(),
+        owner: address_of(alice_l1).unwrap(),
+        amount: Amount(5_000),
+    };
+    let batch = Rollup::deposit_batch(&mut r.state, 1, d);
+    let proof = r.prove(&batch);
+    let root = word_of(&batch.new_root());
+
+    let mut tampered = proof;
+    tampered[7][31] ^= 1;
+    assert_eq!(
+        l1.submit(root, batch.pubdata(), &tampered).await,
+        Err(L1Error::InvalidProof)
+    );
+    let mut other = batch.pubdata().to_vec();
+    other[12] ^= 1; // the deposit's owner byte: not the queue's entry
+    assert_eq!(
+        l1.submit(root, &other, &proof).await,
+        Err(L1Error::DepositMismatch(0))
+    );
+    let mut transfer_byte = batch.pubdata().to_vec();
+    transfer_byte[100] ^= 1; // inside the (noop) transfer record: not what was proven
+    assert_eq!(
+        l1.submit(root, &transfer_byte, &proof).await,
+        Err(L1Error::InvalidProof)
+    );
+    assert_eq!(
+        l1.submit([0xff; 32], batch.pubdata(), &proof).await,
+        Err(L1Error::InputOutOfField)
+    );
+    assert_eq!(
+        l1.submit(root, &batch.pubdata()[1..], &proof).await,
+        Err(L1Error::BadPubdataLength)
+    );
+    l1.submit(root, batch.pubdata(), &proof).await.unwrap();
+    assert_eq!(l1.mirror.state.state_root, word_of(&r.state.root()));
+
+    // skipped / reordered deposits: queue Bob's then Alice's; a batch taking Alice's first
+    let bob_key = PrivateKey::random(&mut r.rng);
+    let bob_pk = r.pk(&bob_key);
+    l1.deposit(bob_l1, 1_000 * GWEI, bob_pk).await.unwrap();
+    l1.deposit(alice_l1, 300 * GWEI, alice_pk).await.unwrap();
+    let mut wrong_state = r.state.clone();
+    let d_alice = Deposit {
+        amount: Amount(300),
+        ..d
+    };
+    let skipping = Rollup::deposit_batch(&mut wrong_state, 1, d_alice);
+    let p = r.prove(&skipping);
+    let res = l1
+        .submit(word_of(&skipping.new_root()), skipping.pubdata(), &p)
+        .await;
+    assert_eq!(res, Err(L1Error::DepositMismatch(1)));
+    // in order: Bob's (new account 2), then Alice's
+    let d_bob = Deposit {
+        pubkey: bob_key.public_key(),
+        owner: bob_addr,
+        amount: Amount(1_000),
+    };
+    for (id, dep) in [(2, d_bob), (1, d_alice)] {
+        let b = Rollup::deposit_batch(&mut r.state, id, dep);
+        let p = r.prove(&b);
+        l1.submit(word_of(&b.new_root()), b.pubdata(), &p)
+            .await
+            .unwrap();
+    }
+
+    // withdrawals: a batch on a wrong old root is refused; then instant withdrawal
+    let first = r.withdraw_batch(100, bob_addr);
+    let first_proof = r.prove(&first);
+    let second = r.withdraw_batch(1_100, bob_addr);
+    let second_proof = r.prove(&second);
+    let res = l1
+        .submit(word_of(&second.new_root()), second.pubdata(), &second_proof)
+        .await;
+    assert_eq!(res, Err(L1Error::InvalidProof));
+    l1.submit(word_of(&first.new_root()), first.pubdata(), &first_proof)
+        .await
+        .unwrap();
+    l1.claim(bob_l1).await.unwrap();
+    assert_eq!(l1.claim(bob_l1).await, Err(L1Error::NothingToClaim));
+    l1.submit(word_of(&second.new_root()), second.pubdata(), &second_proof)
+        .await
+        .unwrap();
+    l1.claim(bob_l1).await.unwrap();
+
+    // exodus: a deposit nobody processes
+    l1.deposit(bob_l1, 700 * GWEI, bob_pk).await.unwrap();
+    let m = l1.mirror.activate_exodus();
+    let e = evm_result(l1.evm.activate_exodus().await);
+    assert_eq!(
+        (m.clone(), e),
+        (Err(L1Error::ExodusNotDue), Err(L1Error::ExodusNotDue))
+    );
+    l1.mirror.mine(DELAY);
+    l1.evm.mine(DELAY).await.unwrap();
+    assert_eq!(
+        l1.mirror.activate_exodus(),
+        evm_result(l1.evm.activate_exodus().await)
+    );
+    assert!(l1.mirror.state.exodus);
+    let after = r.withdraw_batch(10, bob_addr);
+    let p = r.prove(&after);
+    assert_eq!(
+        l1.submit(word_of(&after.new_root()), after.pubdata(), &p)
+            .await,
+        Err(L1Error::ExodusActive)
+    );
+    let m = l1.mirror.refund_deposit(3).map(|_| ());
+    assert_eq!(m, evm_result(l1.evm.refund_deposit(3).await));
+    let m = l1.mirror.refund_deposit(3).map(|_| ());
+    assert_eq!(m, Err(L1Error::NotRefundable(3)));
+    assert_eq!(m, evm_result(l1.evm.refund_deposit(3).await));
+    l1.conserved().await;
+
+    // exits against the last verified root (before `after`)
+    let mut verified = State::new(PARAMS.depth);
+    for id in 0..3u32 {
+        let mut a = *r.state.account(AccountId(id)).unwrap();
+        if id == 1 {
+            a.balance += 10; // undo the unverified withdrawal
+            a.nonce -= 1;
+        }
+        verified.insert_genesis(AccountId(id), a).unwrap();
+    }
+    assert_eq!(word_of(&verified.root()), l1.mirror.state.state_root);
+    let alice_acc = *verified.account(AccountId(1)).unwrap();
+    let sib: Vec<[Word; 3]> = verified
+        .path(AccountId(1))
+        .siblings
+        .iter()
+        .map(|l| l.map(|x| word_of(&x)))
+        .collect();
+    let mut wrong = sib.clone();
+    wrong[1][2][31] ^= 1;
+    let m = l1.mirror.exit(1, &alice_acc, &wrong);
+    assert_eq!(m, Err(L1Error::BadMerkleProof));
+    assert_eq!(m, evm_result(l1.evm.exit(1, &alice_acc, &wrong).await));
+    let m = l1.mirror.exit(1, &alice_acc, &sib);
+    assert_eq!(m, evm_result(l1.evm.exit(1, &alice_acc, &sib).await));
+    assert!(m.is_ok());
+    let m = l1.mirror.exit(1, &alice_acc, &sib);
+    assert_eq!(m, Err(L1Error::AlreadyExited(1)));
+    assert_eq!(m, evm_result(l1.evm.exit(1, &alice_acc, &sib).await));
+    l1.claim(alice_l1).await.unwrap();
+    l1.conserved().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instant_withdrawal_is_claimable_in_the_verifying_block() {
+    let anvil = Anvil::spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = Keys::load_or_generate(dir.path(), PARAMS, Some(9), true).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
+    let alice = PrivateKey::random(&mut rng);
+    let mut state = State::new(PARAMS.depth);
+    // genesis: alice's account 1 and the fee account 0
+    for (id, k) in [(0u32, PrivateKey::random(&mut rng)), (1, alice.clone())] {
+        let a = Account {
+            pubkey: k.public_key(),
+            balance: 0,
+            nonce: 0,
+            owner: L1Address([id as u8; 20]),
+        };
+        state.insert_genesis(AccountId(id), a).unwrap();
+    }
+    let (evm, _) = EvmL1::deploy(
+        &anvil.url,
+        DEV_KEYS[0],
+        keys.vk(),
+        PARAMS,
+        word_of(&state.root()),
+        DELAY,
+    )
+    .await
+    .unwrap();
+    let pk = alice.public_key();
+    evm.with_key(DEV_KEYS[1])
+        .unwrap()
+        .deposit([word_of(&pk.x), word_of(&pk.y)], 2_000 * GWEI)
+        .await
+        .unwrap();
+    let mut r = Rollup {
+        keys,
+        state,
+        rng,
+        alice,
+    };
+    let d = Deposit {
+        pubkey: pk,
+        owner: address_of(DEV_KEYS[1]).unwrap(),
+        amount: Amount(2_000),
+    };
+    let b = Rollup::deposit_batch(&mut r.state, 1, d);
+    let p = r.prove(&b);
+    evm.submit_batch(word_of(&b.new_root()), b.pubdata(), &p)
+        .await
+        .unwrap();
+
+    let bob = DEV_KEYS[3];
+    let requested = Instant::now();
+    let w = r.withdraw_batch(1_500, address_of(bob).unwrap());
+    let p = r.prove(&w);
+    let proven = requested.elapsed();
+    // the verifying transaction and the claim go into the same block
+    evm.set_automine(false).await.unwrap();
+    let submit = evm
+        .send_submit_batch(word_of(&w.new_root()), w.pubdata(), &p, 1_000_000)
+        .await
+        .unwrap();
+    let claim = evm
+        .with_key(bob)
+        .unwrap()
+        .send_claim(100_000)
+        .await
+        .unwrap();
+    evm.mine(1).await.unwrap();
+    evm.set_automine(true).await.unwrap();
+    let (verified, claimed) = (
+        evm.receipt(submit).await.unwrap(),
+        evm.receipt(claim).await.unwrap(),
+    );
+    let claimable = requested.elapsed();
+    assert!(verified.status() && claimed.status(), "both succeed");
+    let (vb, cb) = (
+        verified.block_number.unwrap(),
+        claimed.block_number.unwrap(),
+    );
+    assert_eq!(vb, cb, "claimed in the block that verified the batch");
+    println!(
+        "instant withdrawal: requested -> proven in {:.2} s -> verified and claimed in L1 block {vb}: {:.2} s in all (an optimistic rollup: 7 days = 604800 s)",
+        proven.as_secs_f64(),
+        claimable.as_secs_f64()
+    );
+    assert_eq!(evm.pending(&address_of(bob).unwrap()).await.unwrap(), 0);
+}
