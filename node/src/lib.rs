@@ -6,7 +6,9 @@
 //!
 //! - [`l1`]: the L1 side as the node sees it: a real EVM over JSON-RPC (alloy), and anvil
 //!   started from its npm package for tests and `--l1 anvil`.
+//! - [`gas`]: the gas report (`ferry l1 gas-report`).
 
 #![warn(missing_docs)]
 
+pub mod gas;
 pub mod l1;

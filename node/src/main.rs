@@ -25,6 +25,36 @@ enum Command {
     Bench(BenchCommand),
     /// Generate the Groth16 keys of a circuit, or load them if cached and current.
     Keys(KeysArgs),
+    /// The L1 contracts.
+    #[command(subcommand)]
+    L1(L1Command),
+}
+
+#[derive(Debug, Subcommand)]
+enum L1Command {
+    /// Deploy on anvil (npm) and print the gas of submitBatch per batch size, deposit, claim,
+    /// exodus and exit, with real proofs.
+    GasReport(GasArgs),
+}
+
+/// Options of `ferry l1 gas-report`.
+#[derive(Debug, Args)]
+struct GasArgs {
+    /// Account tree depth.
+    #[arg(long, default_value_t = 12)]
+    depth: usize,
+    /// Transfer slots per batch, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    batch_sizes: Vec<usize>,
+    /// Directory of cached keys.
+    #[arg(long, default_value = ".ferry/keys")]
+    keys_dir: std::path::PathBuf,
+    /// Seed for the (devnet-only) setup, accounts and transfers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 /// Options of `ferry keys`.
@@ -166,11 +196,31 @@ fn keys(args: &KeysArgs) -> Result<()> {
     Ok(())
 }
 
+fn gas_report(args: &GasArgs) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut rows = Vec::new();
+    for &n in &args.batch_sizes {
+        eprintln!("measuring batch size {n} (depth {})", args.depth);
+        rows.push(rt.block_on(ferry_node::gas::measure(
+            &args.keys_dir,
+            args.depth,
+            n,
+            args.seed,
+        ))?);
+    }
+    ferry_node::gas::print(args.depth, &rows);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Circuit(CircuitCommand::Report(args)) => report(&args),
         Command::Bench(BenchCommand::Prover(args)) => bench::prover(&args),
         Command::Keys(args) => keys(&args),
+        Command::L1(L1Command::GasReport(args)) => gas_report(&args),
     }
 }

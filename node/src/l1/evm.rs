@@ -429,6 +429,31 @@ impl EvmL1 {
             .ok_or_else(|| node_err("transaction not mined"))
     }
 
+    /// Gas the verifier's `verifyProof` call used inside a mined transaction (from anvil's
+    /// call tracer: the STATICCALL frame into the verifier).
+    pub async fn verifier_gas(&self, tx: alloy::primitives::TxHash) -> Result<u64, EvmError> {
+        let verifier = self.contract().verifier().call().await.map_err(node_err)?;
+        let trace: serde_json::Value = self
+            .provider
+            .raw_request(
+                "debug_traceTransaction".into(),
+                (tx, serde_json::json!({ "tracer": "callTracer" })),
+            )
+            .await
+            .map_err(node_err)?;
+        let target = format!("{verifier:#x}");
+        let frames = trace["calls"].as_array().cloned().unwrap_or_default();
+        let frame = frames
+            .iter()
+            .find(|c| c["to"].as_str().map(str::to_lowercase) == Some(target.clone()))
+            .ok_or_else(|| node_err("no call into the verifier in the trace"))?;
+        let gas = frame["gasUsed"]
+            .as_str()
+            .unwrap_or("0x0")
+            .trim_start_matches("0x");
+        u64::from_str_radix(gas, 16).map_err(node_err)
+    }
+
     /// The latest block number.
     pub async fn block_number(&self) -> Result<u64, EvmError> {
         self.provider.get_block_number().await.map_err(node_err)
