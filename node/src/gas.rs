@@ -90,10 +90,7 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
     let pk = newcomer.public_key();
     let pk_words = [word_of(&pk.x), word_of(&pk.y)];
     let depositor = evm.with_key(DEV_KEYS[1])?;
-    let deposit = depositor
-        .deposit(pk_words, 3_000 * GWEI as u128)
-        .await?
-        .gas_used;
+    let deposit = depositor.deposit(pk_words, 3_000 * GWEI).await?.gas_used;
 
     let receiver = address_of(DEV_KEYS[2])?;
     let mut b = BatchBuilder::new(&mut state, params, AccountId(0));
@@ -143,7 +140,7 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
     let claim = evm.with_key(DEV_KEYS[2])?.claim().await?.gas_used;
 
     // exodus: a deposit nobody processes
-    depositor.deposit(pk_words, GWEI as u128).await?;
+    depositor.deposit(pk_words, GWEI).await?;
     evm.mine(delay).await?;
     let activate_exodus = evm.activate_exodus().await?.gas_used;
     let siblings: Vec<[[u8; 32]; 3]> = state
