@@ -8,7 +8,8 @@ set -euo pipefail
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 # libclang: any libclang*.so that bindgen can find
-if ! ldconfig -p 2>/dev/null | grep -q 'libclang.*\.so' && ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+# (libclang-cpp is a different library: bindgen needs libclang itself)
+if ! ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so' && ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1; then
     missing+=(libclang-dev clang)
 fi
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

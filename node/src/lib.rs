@@ -7,8 +7,19 @@
 //! - [`l1`]: the L1 side as the node sees it: a real EVM over JSON-RPC (alloy), and anvil
 //!   started from its npm package for tests and `--l1 anvil`.
 //! - [`gas`]: the gas report (`ferry l1 gas-report`).
+//! - [`storage`]: RocksDB, typed column families, one atomic write per batch.
+//! - [`tx`], [`sequencer`], [`node`]: transactions and their life, the sequencer actor with
+//!   its bounded mempool and proving pipeline, start-up and crash recovery by replay.
+//! - [`rpc`]: the `ferry_` JSON-RPC API; [`devnet`]: `ferry devnet`; [`wallet`]: `ferry wallet`.
 
 #![warn(missing_docs)]
 
+pub mod devnet;
 pub mod gas;
 pub mod l1;
+pub mod node;
+pub mod rpc;
+pub mod sequencer;
+pub mod storage;
+pub mod tx;
+pub mod wallet;

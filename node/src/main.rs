@@ -28,6 +28,11 @@ enum Command {
     /// The L1 contracts.
     #[command(subcommand)]
     L1(L1Command),
+    /// Run a whole rollup on this machine: embedded L1, sequencer, prover, JSON-RPC.
+    Devnet(ferry_node::devnet::DevnetArgs),
+    /// Keys and transactions.
+    #[command(subcommand)]
+    Wallet(ferry_node::wallet::WalletCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +220,18 @@ fn gas_report(args: &GasArgs) -> Result<()> {
     Ok(())
 }
 
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        // arkworks instruments every gadget call with `r1cs` spans: recording them would
+        // cost gigabytes during synthesis
+        .add_directive("r1cs=off".parse().expect("static directive"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -222,5 +239,12 @@ fn main() -> Result<()> {
         Command::Bench(BenchCommand::Prover(args)) => bench::prover(&args),
         Command::Keys(args) => keys(&args),
         Command::L1(L1Command::GasReport(args)) => gas_report(&args),
+        Command::Devnet(args) => {
+            init_logs();
+            tokio::runtime::Runtime::new()?.block_on(ferry_node::devnet::run(args))
+        }
+        Command::Wallet(cmd) => {
+            tokio::runtime::Runtime::new()?.block_on(ferry_node::wallet::run(cmd))
+        }
     }
 }

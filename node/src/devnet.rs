@@ -1,0 +1,191 @@
+//! `ferry devnet`: a whole rollup on one machine — embedded L1 (the Rust mirror of the
+//! contract), sequencer with an in-process prover, prefunded test accounts and JSON-RPC on
+//! 127.0.0.1.
+
+use crate::sequencer::SequencerConfig;
+use anyhow::{Context, Result};
+use clap::Args;
+use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::ops::{Account, AccountId, L1Address};
+use ferry_circuits::CircuitParams;
+use ferry_prover::keys::Keys;
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Options of `ferry devnet`.
+#[derive(Debug, Args, Clone)]
+pub struct DevnetArgs {
+    /// Data directory (RocksDB, accounts file).
+    #[arg(long, default_value = ".ferry/devnet")]
+    pub data_dir: PathBuf,
+    /// Directory of cached Groth16 keys (generated once, then reused).
+    #[arg(long, default_value = ".ferry/keys")]
+    pub keys_dir: PathBuf,
+    /// JSON-RPC address (HTTP and WebSocket).
+    #[arg(long, default_value = "127.0.0.1:8547")]
+    pub rpc: std::net::SocketAddr,
+    /// Account tree depth: 4^depth accounts.
+    #[arg(long, default_value_t = 12)]
+    pub depth: usize,
+    /// Transfer slots per batch.
+    #[arg(long, default_value_t = 4)]
+    pub transfers: usize,
+    /// Withdrawal slots per batch.
+    #[arg(long, default_value_t = 1)]
+    pub withdrawals: usize,
+    /// Deposit slots per batch.
+    #[arg(long, default_value_t = 1)]
+    pub deposits: usize,
+    /// Prefunded test accounts (account 0 is the operator's fee account).
+    #[arg(long, default_value_t = 8)]
+    pub accounts: u32,
+    /// Balance of each test account, in gwei.
+    #[arg(long, default_value_t = 1_000_000_000_000)]
+    pub balance: u64,
+    /// Seal a batch that is not full after this many milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_timeout_ms: u64,
+    /// Smallest fee accepted, in gwei.
+    #[arg(long, default_value_t = 0)]
+    pub min_fee: u64,
+    /// Seed of the devnet's keys: the circuit setup and the test accounts. Devnet only:
+    /// anyone who knows it can forge proofs and spend the test accounts.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// A prefunded test account, as written to `<data-dir>/accounts.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestAccount {
+    /// Account id.
+    pub id: u32,
+    /// Private key, hex (circomlibjs format: 32 bytes).
+    pub private_key: String,
+    /// Public key.
+    pub pubkey: ferry_circuits::eddsa::PublicKey,
+    /// L1 owner address.
+    pub owner: L1Address,
+    /// Starting balance, gwei.
+    pub balance: u64,
+}
+
+fn test_key(seed: u64, i: u32) -> PrivateKey {
+    let mut h = Keccak256::new();
+    h.update(b"ferry devnet test account");
+    h.update(seed.to_be_bytes());
+    h.update(i.to_be_bytes());
+    PrivateKey(h.finalize().into())
+}
+
+/// The test accounts of a devnet.
+pub fn test_accounts(args: &DevnetArgs) -> Vec<TestAccount> {
+    (0..args.accounts)
+        .map(|i| {
+            let k = test_key(args.seed, i);
+            let mut owner = [0u8; 20];
+            owner[16..].copy_from_slice(&i.to_be_bytes());
+            owner[0] = 0xde;
+            TestAccount {
+                id: i,
+                private_key: k.to_hex(),
+                pubkey: k.public_key(),
+                owner: L1Address(owner),
+                balance: args.balance,
+            }
+        })
+        .collect()
+}
+
+/// Runs the devnet until Ctrl-C.
+pub async fn run(args: DevnetArgs) -> Result<()> {
+    let params = CircuitParams {
+        depth: args.depth,
+        deposits: args.deposits,
+        transfers: args.transfers,
+        withdrawals: args.withdrawals,
+        chain_id: CircuitParams::DEFAULT.chain_id,
+    };
+    params.validate()?;
+    anyhow::ensure!(
+        args.accounts >= 1,
+        "a devnet needs at least the operator's account"
+    );
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let keys_dir = args.keys_dir.clone();
+    let seed = args.seed;
+    let (keys, source) = tokio::task::spawn_blocking(move || {
+        Keys::load_or_generate(&keys_dir, params, Some(seed), false)
+    })
+    .await??;
+    tracing::info!(
+        ?source,
+        constraints = keys.shape.num_constraints(),
+        "keys ready"
+    );
+    let accounts = test_accounts(&args);
+    let file = args.data_dir.join("accounts.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&accounts)?)?;
+    let genesis: Vec<(AccountId, Account)> = accounts
+        .iter()
+        .map(|a| {
+            (
+                AccountId(a.id),
+                Account {
+                    pubkey: a.pubkey,
+                    balance: a.balance,
+                    nonce: 0,
+                    owner: a.owner,
+                },
+            )
+        })
+        .collect();
+    let cfg = SequencerConfig {
+        params,
+        fee_account: AccountId(0),
+        batch_timeout: Duration::from_millis(args.batch_timeout_ms),
+        mempool_limit: 10_000,
+        min_fee: args.min_fee,
+        proving_queue: 4,
+    };
+    let (handle, _l1, _join) = crate::node::start(
+        &args.data_dir.join("db"),
+        cfg,
+        &genesis,
+        Arc::new(keys),
+        100,
+    )?;
+    let (addr, server) = crate::rpc::serve(args.rpc, handle).await?;
+
+    println!("Ferry devnet is running");
+    println!("  L1            embedded (Rust mirror of FerryRollup.sol)");
+    println!("  circuit       depth {} ({} accounts), per batch: {} deposit, {} transfer, {} withdrawal slots", params.depth, params.capacity(), params.deposits, params.transfers, params.withdrawals);
+    println!("  chain id      {}", params.chain_id);
+    println!("  JSON-RPC      http://{addr} (WebSocket ws://{addr})");
+    println!("  data          {}", args.data_dir.display());
+    println!(
+        "  test accounts {} (keys in {}; devnet only)",
+        accounts.len(),
+        file.display()
+    );
+    for a in accounts.iter().take(4) {
+        println!(
+            "    #{:<3} balance {} gwei  key {}",
+            a.id, a.balance, a.private_key
+        );
+    }
+    println!(
+        "Send a transfer:  ferry wallet transfer --rpc http://{addr} --key {} --to 2 --amount 1000",
+        accounts.get(1).map_or("<hex>", |a| a.private_key.as_str())
+    );
+    println!(
+        "Ctrl-C stops the devnet; it restarts from {} where it left off.",
+        args.data_dir.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    server.stop()?;
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! JSON-RPC over HTTP and WebSocket (jsonrpsee), methods prefixed `ferry_`; see docs/rpc.md.
+//! Every malformed or invalid request gets a JSON-RPC error with a reason and changes nothing.
+
+use crate::sequencer::{SequencerHandle, SubmitError};
+use crate::storage::{StoredBatch, ACCOUNTS, BATCHES, L1, META, TXS};
+use crate::tx::{L2Tx, TxHash, TxRecord};
+use ferry_circuits::eddsa::PublicKey;
+use ferry_circuits::ops::deposit::Deposit;
+use ferry_circuits::ops::{Account, AccountId, Amount, L1Address};
+use ferry_circuits::CircuitParams;
+use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
+use jsonrpsee::proc_macros::rpc;
+use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::PendingSubscriptionSink;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// Error codes beyond JSON-RPC's own (-32700 parse, -32600 request, -32601 method, -32602 params).
+pub mod codes {
+    /// The transaction is invalid (signature, nonce, balance, fee, format).
+    pub const INVALID_TX: i32 = -32000;
+    /// Back-pressure: the mempool is full; retry later.
+    pub const BUSY: i32 = -32001;
+    /// The node failed internally.
+    pub const INTERNAL: i32 = -32002;
+    /// A devnet helper was refused (for example by the L1 contract).
+    pub const L1_REFUSED: i32 = -32003;
+}
+
+fn err(code: i32, msg: impl ToString) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, msg.to_string(), None::<()>)
+}
+
+fn internal(e: impl ToString) -> ErrorObjectOwned {
+    err(codes::INTERNAL, e)
+}
+
+/// What `ferry_chainInfo` returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChainInfo {
+    /// Chain id signatures commit to.
+    pub chain_id: u64,
+    /// The circuit: depth and slots per batch.
+    pub params: CircuitParams,
+    /// Batches sealed.
+    pub batches: u64,
+    /// Root after the last sealed batch (soft state), hex.
+    pub sealed_root: Option<String>,
+    /// Root verified on L1, hex.
+    pub verified_root: String,
+    /// Batches verified on L1.
+    pub verified_batches: u64,
+    /// L1 deposits queued.
+    pub l1_deposits: u64,
+}
+
+/// The `ferry_` API.
+#[rpc(server, client, namespace = "ferry")]
+pub trait FerryApi {
+    /// Validates and queues a signed transfer or withdrawal; returns its hash.
+    #[method(name = "sendTransaction")]
+    async fn send_transaction(&self, tx: L2Tx) -> RpcResult<TxHash>;
+    /// A transaction and its status (`null` if unknown).
+    #[method(name = "getReceipt")]
+    async fn get_receipt(&self, hash: TxHash) -> RpcResult<Option<TxRecord>>;
+    /// An account by id (`null` if the slot is empty).
+    #[method(name = "getAccount")]
+    async fn get_account(&self, id: u32) -> RpcResult<Option<Account>>;
+    /// The first account with this key, with its id.
+    #[method(name = "getAccountByPubkey")]
+    async fn get_account_by_pubkey(&self, pubkey: PublicKey) -> RpcResult<Option<(u32, Account)>>;
+    /// A batch, with its proof (snarkjs JSON) once proven.
+    #[method(name = "getBatch")]
+    async fn get_batch(&self, number: u64) -> RpcResult<Option<StoredBatch>>;
+    /// Chain id, circuit, heights and roots.
+    #[method(name = "chainInfo")]
+    async fn chain_info(&self) -> RpcResult<ChainInfo>;
+    /// Devnet only: an L1 deposit of `amount` gwei for `pubkey` from `owner` on the embedded L1.
+    #[method(name = "devnetDeposit")]
+    async fn devnet_deposit(
+        &self,
+        pubkey: PublicKey,
+        amount: u64,
+        owner: L1Address,
+    ) -> RpcResult<u64>;
+    /// Devnet only: `claim()` for `address` on the embedded L1; returns the wei paid (decimal).
+    #[method(name = "devnetClaim")]
+    async fn devnet_claim(&self, address: L1Address) -> RpcResult<String>;
+    /// Every sealed, proven or verified batch as it happens.
+    #[subscription(name = "subscribeBatches" => "batch", unsubscribe = "unsubscribeBatches", item = StoredBatch)]
+    async fn subscribe_batches(&self) -> SubscriptionResult;
+}
+
+/// The server side.
+#[derive(Debug, Clone)]
+pub struct Api {
+    seq: SequencerHandle,
+}
+
+#[async_trait]
+impl FerryApiServer for Api {
+    async fn send_transaction(&self, tx: L2Tx) -> RpcResult<TxHash> {
+        self.seq.submit(tx).await.map_err(|e| match e {
+            SubmitError::MempoolFull(_) => err(codes::BUSY, e),
+            SubmitError::Unavailable(_) => internal(e),
+            _ => err(codes::INVALID_TX, e),
+        })
+    }
+
+    async fn get_receipt(&self, hash: TxHash) -> RpcResult<Option<TxRecord>> {
+        self.seq.store.get(TXS, &hash).map_err(internal)
+    }
+
+    async fn get_account(&self, id: u32) -> RpcResult<Option<Account>> {
+        self.seq
+            .store
+            .get(ACCOUNTS, &AccountId(id))
+            .map_err(internal)
+    }
+
+    async fn get_account_by_pubkey(&self, pubkey: PublicKey) -> RpcResult<Option<(u32, Account)>> {
+        let all = self.seq.store.all(ACCOUNTS).map_err(internal)?;
+        Ok(all
+            .into_iter()
+            .find(|(_, a)| a.pubkey == pubkey)
+            .map(|(k, a)| (u32::from_be_bytes(k.try_into().unwrap_or_default()), a)))
+    }
+
+    async fn get_batch(&self, number: u64) -> RpcResult<Option<StoredBatch>> {
+        self.seq.store.get(BATCHES, &number).map_err(internal)
+    }
+
+    async fn chain_info(&self) -> RpcResult<ChainInfo> {
+        let store = &self.seq.store;
+        let batches = store
+            .get(META, &"next_batch")
+            .map_err(internal)?
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        let sealed_root = match batches.checked_sub(1) {
+            Some(n) => store
+                .get(BATCHES, &n)
+                .map_err(internal)?
+                .map(|b| b.new_root),
+            None => None,
+        };
+        let l1 = store.get(L1, &"mirror").map_err(internal)?;
+        Ok(ChainInfo {
+            chain_id: self.seq.params.chain_id,
+            params: self.seq.params,
+            batches,
+            sealed_root,
+            verified_root: l1
+                .as_ref()
+                .map(|s| format!("0x{}", hex::encode(s.state_root)))
+                .unwrap_or_default(),
+            verified_batches: l1.as_ref().map_or(0, |s| s.batch_count),
+            l1_deposits: l1.as_ref().map_or(0, |s| s.queue.len() as u64),
+        })
+    }
+
+    async fn devnet_deposit(
+        &self,
+        pubkey: PublicKey,
+        amount: u64,
+        owner: L1Address,
+    ) -> RpcResult<u64> {
+        let d = Deposit {
+            pubkey,
+            owner,
+            amount: Amount(amount),
+        };
+        self.seq
+            .deposit(d)
+            .await
+            .map_err(|e| err(codes::L1_REFUSED, e))
+    }
+
+    async fn devnet_claim(&self, address: L1Address) -> RpcResult<String> {
+        self.seq
+            .claim(address)
+            .await
+            .map(|w| w.to_string())
+            .map_err(|e| err(codes::L1_REFUSED, e))
+    }
+
+    async fn subscribe_batches(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        let mut rx = self.seq.events.subscribe();
+        let sink = pending.accept().await?;
+        tokio::spawn(async move {
+            while let Ok(b) = rx.recv().await {
+                let Ok(raw) = serde_json::value::to_raw_value(&b) else {
+                    break;
+                };
+                if sink
+                    .send(jsonrpsee::SubscriptionMessage::from(raw))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Largest request body accepted (bytes).
+pub const MAX_BODY: u32 = 64 * 1024;
+
+/// Serves the API on `addr` (HTTP and WebSocket on one port); returns the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    seq: SequencerHandle,
+) -> std::io::Result<(SocketAddr, jsonrpsee::server::ServerHandle)> {
+    let config = jsonrpsee::server::ServerConfig::builder()
+        .max_request_body_size(MAX_BODY)
+        .max_connections(256)
+        .build();
+    let server = jsonrpsee::server::Server::builder()
+        .set_config(config)
+        .build(addr)
+        .await?;
+    let local = server.local_addr()?;
+    let handle = server.start(Api { seq }.into_rpc());
+    Ok((local, handle))
+}

@@ -1,0 +1,177 @@
+//! L2 transactions as the node handles them: their hash and their life
+//! (pending -> sealed in batch N -> proven -> verified on L1, or rejected with a reason).
+
+use ferry_circuits::field::fr_to_be32;
+use ferry_circuits::ops::transfer::SignedTransfer;
+use ferry_circuits::ops::withdraw::SignedWithdraw;
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+use std::fmt;
+
+/// A signed L2 transaction, as sent to `ferry_sendTransaction`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum L2Tx {
+    /// A transfer.
+    Transfer(SignedTransfer),
+    /// A withdrawal to L1.
+    Withdraw(SignedWithdraw),
+}
+
+/// Keccak-256 of a transaction's canonical bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxHash(pub [u8; 32]);
+
+impl fmt::Debug for TxHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Display for TxHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for TxHash {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let v = hex::decode(s.trim_start_matches("0x")).map_err(|e| e.to_string())?;
+        Ok(Self(
+            v.try_into().map_err(|_| "a hash is 32 bytes".to_string())?,
+        ))
+    }
+}
+
+impl Serialize for TxHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for TxHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl L2Tx {
+    /// The hash: Keccak-256 over `type ‖ chain_id ‖ fields ‖ R8.x ‖ R8.y ‖ S` (integers
+    /// big-endian, 8 bytes for amounts and chain id, 4 for ids and nonces, 32 for field elements).
+    pub fn hash(&self, chain_id: u64) -> TxHash {
+        let mut h = Keccak256::new();
+        h.update(chain_id.to_be_bytes());
+        let sig = match self {
+            L2Tx::Transfer(t) => {
+                h.update([1u8]);
+                h.update(t.tx.from.0.to_be_bytes());
+                h.update(t.tx.to.0.to_be_bytes());
+                h.update(t.tx.amount.0.to_be_bytes());
+                h.update(t.tx.fee.0.to_be_bytes());
+                h.update(t.tx.nonce.0.to_be_bytes());
+                &t.signature
+            }
+            L2Tx::Withdraw(w) => {
+                h.update([2u8]);
+                h.update(w.tx.from.0.to_be_bytes());
+                h.update(w.tx.l1_address.0);
+                h.update(w.tx.amount.0.to_be_bytes());
+                h.update(w.tx.fee.0.to_be_bytes());
+                h.update(w.tx.nonce.0.to_be_bytes());
+                &w.signature
+            }
+        };
+        h.update(fr_to_be32(&sig.r8_x));
+        h.update(fr_to_be32(&sig.r8_y));
+        let mut s = sig.s.to_bytes_be();
+        while s.len() < 32 {
+            s.insert(0, 0);
+        }
+        h.update(&s);
+        TxHash(h.finalize().into())
+    }
+
+    /// The sending account.
+    pub fn from(&self) -> ferry_circuits::ops::AccountId {
+        match self {
+            L2Tx::Transfer(t) => t.tx.from,
+            L2Tx::Withdraw(w) => w.tx.from,
+        }
+    }
+
+    /// The sender's nonce it uses.
+    pub fn nonce(&self) -> u32 {
+        match self {
+            L2Tx::Transfer(t) => t.tx.nonce.0,
+            L2Tx::Withdraw(w) => w.tx.nonce.0,
+        }
+    }
+
+    /// Amount plus fee it debits (saturating).
+    pub fn debit(&self) -> u64 {
+        match self {
+            L2Tx::Transfer(t) => t.tx.amount.0.saturating_add(t.tx.fee.0),
+            L2Tx::Withdraw(w) => w.tx.amount.0.saturating_add(w.tx.fee.0),
+        }
+    }
+
+    /// Its fee.
+    pub fn fee(&self) -> u64 {
+        match self {
+            L2Tx::Transfer(t) => t.tx.fee.0,
+            L2Tx::Withdraw(w) => w.tx.fee.0,
+        }
+    }
+}
+
+/// A transaction's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxStatus {
+    /// In the mempool.
+    Pending,
+    /// Executed in batch `batch` (soft confirmation).
+    Sealed {
+        /// The batch.
+        batch: u64,
+    },
+    /// Its batch is proven.
+    Proven {
+        /// The batch.
+        batch: u64,
+    },
+    /// Its batch was accepted by L1: final.
+    Verified {
+        /// The batch.
+        batch: u64,
+    },
+    /// Refused when its batch was built (state changed since it was accepted).
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A transaction and its status, as stored and as `ferry_getReceipt` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxRecord {
+    /// The hash.
+    pub hash: TxHash,
+    /// The transaction.
+    pub tx: L2Tx,
+    /// Where it is.
+    #[serde(flatten)]
+    pub status: TxStatus,
+    /// Unix milliseconds when it was accepted.
+    pub received_at_ms: u64,
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,218 @@
+//! `ferry wallet`: keys and transactions from the command line, signed with the
+//! circomlibjs-compatible scheme and sent over JSON-RPC.
+
+use crate::rpc::FerryApiClient;
+use crate::tx::{L2Tx, TxStatus};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::ops::transfer::Transfer;
+use ferry_circuits::ops::withdraw::Withdraw;
+use ferry_circuits::ops::{AccountId, Amount, L1Address, Nonce};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use std::time::{Duration, Instant};
+
+/// `ferry wallet` commands.
+#[derive(Debug, Subcommand)]
+pub enum WalletCommand {
+    /// Make a new key; prints the private key (keep it) and the public key.
+    New,
+    /// Devnet: deposit from L1 (embedded L1) to the account of a key.
+    Deposit {
+        /// Node and key.
+        #[command(flatten)]
+        common: Common,
+        /// Amount in gwei.
+        #[arg(long)]
+        amount: u64,
+        /// The depositing L1 address (owner of a new account).
+        #[arg(long, default_value = "0x00000000000000000000000000000000000000d1")]
+        owner: L1Address,
+    },
+    /// Transfer to another account.
+    Transfer {
+        /// Node and key.
+        #[command(flatten)]
+        common: Common,
+        /// Receiving account id.
+        #[arg(long)]
+        to: u32,
+        /// Amount in gwei (mantissa < 2^19 times a power of ten).
+        #[arg(long)]
+        amount: u64,
+        /// Fee, nonce, wait.
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+    /// Withdraw to an L1 address (claimable as soon as the batch is verified).
+    Withdraw {
+        /// Node and key.
+        #[command(flatten)]
+        common: Common,
+        /// L1 address credited.
+        #[arg(long)]
+        to_l1: L1Address,
+        /// Amount in gwei.
+        #[arg(long)]
+        amount: u64,
+        /// Fee, nonce, wait.
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+    /// Devnet: claim credited withdrawals of an L1 address (embedded L1).
+    Claim {
+        /// JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8547")]
+        rpc: String,
+        /// The L1 address.
+        #[arg(long)]
+        address: L1Address,
+    },
+    /// Balance and nonce of the account of a key.
+    Balance {
+        /// Node and key.
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options every account command takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// JSON-RPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:8547")]
+    rpc: String,
+    /// Private key, hex.
+    #[arg(long)]
+    key: String,
+}
+
+/// Options of signed transactions.
+#[derive(Debug, Args)]
+pub struct TxOpts {
+    /// Fee in gwei.
+    #[arg(long, default_value_t = 0)]
+    fee: u64,
+    /// Nonce (default: the account's, from the node).
+    #[arg(long)]
+    nonce: Option<u32>,
+    /// Wait until the transaction is verified on L1.
+    #[arg(long)]
+    wait: bool,
+}
+
+fn client(url: &str) -> Result<HttpClient> {
+    HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(30))
+        .build(url)
+        .with_context(|| format!("bad RPC URL {url}"))
+}
+
+async fn account_of(
+    c: &HttpClient,
+    key: &PrivateKey,
+) -> Result<(u32, ferry_circuits::ops::Account)> {
+    match c.get_account_by_pubkey(key.public_key()).await? {
+        Some(x) => Ok(x),
+        None => bail!("no account for this key yet: deposit first"),
+    }
+}
+
+async fn send(c: &HttpClient, tx: L2Tx, wait: bool) -> Result<()> {
+    let started = Instant::now();
+    let hash = c.send_transaction(tx).await?;
+    println!("sent {hash}");
+    if !wait {
+        return Ok(());
+    }
+    loop {
+        let rec = c
+            .get_receipt(hash)
+            .await?
+            .context("the node forgot the transaction")?;
+        match rec.status {
+            TxStatus::Verified { batch } => {
+                println!(
+                    "verified on L1 in batch {batch} after {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(());
+            }
+            TxStatus::Rejected { reason } => bail!("rejected: {reason}"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Runs a wallet command.
+pub async fn run(cmd: WalletCommand) -> Result<()> {
+    match cmd {
+        WalletCommand::New => {
+            let k = PrivateKey::random(&mut rand::rngs::OsRng);
+            let (x, y) = k.public_key().to_decimal();
+            println!("private key {}", k.to_hex());
+            println!("public key  x={x}\n            y={y}");
+        }
+        WalletCommand::Deposit {
+            common,
+            amount,
+            owner,
+        } => {
+            let key = PrivateKey::from_hex(&common.key)?;
+            let c = client(&common.rpc)?;
+            let index = c.devnet_deposit(key.public_key(), amount, owner).await?;
+            println!("deposit queued on L1 at index {index}; it is included in the next batch");
+        }
+        WalletCommand::Transfer {
+            common,
+            to,
+            amount,
+            opts,
+        } => {
+            let key = PrivateKey::from_hex(&common.key)?;
+            let c = client(&common.rpc)?;
+            let info = c.chain_info().await?;
+            let (id, acc) = account_of(&c, &key).await?;
+            let tx = Transfer {
+                from: AccountId(id),
+                to: AccountId(to),
+                amount: Amount(amount),
+                fee: Amount(opts.fee),
+                nonce: Nonce(opts.nonce.unwrap_or(acc.nonce)),
+            };
+            send(&c, L2Tx::Transfer(tx.sign(info.chain_id, &key)), opts.wait).await?;
+        }
+        WalletCommand::Withdraw {
+            common,
+            to_l1,
+            amount,
+            opts,
+        } => {
+            let key = PrivateKey::from_hex(&common.key)?;
+            let c = client(&common.rpc)?;
+            let info = c.chain_info().await?;
+            let (id, acc) = account_of(&c, &key).await?;
+            let tx = Withdraw {
+                from: AccountId(id),
+                l1_address: to_l1,
+                amount: Amount(amount),
+                fee: Amount(opts.fee),
+                nonce: Nonce(opts.nonce.unwrap_or(acc.nonce)),
+            };
+            send(&c, L2Tx::Withdraw(tx.sign(info.chain_id, &key)), opts.wait).await?;
+        }
+        WalletCommand::Claim { rpc, address } => {
+            let wei = client(&rpc)?.devnet_claim(address).await?;
+            println!("claimed {wei} wei to {address}");
+        }
+        WalletCommand::Balance { common } => {
+            let key = PrivateKey::from_hex(&common.key)?;
+            let (id, acc) = account_of(&client(&common.rpc)?, &key).await?;
+            println!(
+                "account #{id}: balance {} gwei, nonce {}",
+                acc.balance, acc.nonce
+            );
+        }
+    }
+    Ok(())
+}

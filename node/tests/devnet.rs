@@ -1,0 +1,298 @@
+//! End to end: `ferry devnet` as a process on a free loopback port, driven over JSON-RPC with
+//! real proofs and the embedded L1: transfers, withdrawals and claims, deposits, bad input,
+//! and a kill -9 in the middle of work followed by a restart on the same data directory.
+
+use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::ops::transfer::Transfer;
+use ferry_circuits::ops::withdraw::Withdraw;
+use ferry_circuits::ops::{AccountId, Amount, L1Address, Nonce};
+use ferry_node::devnet::TestAccount;
+use ferry_node::rpc::FerryApiClient;
+use ferry_node::tx::{L2Tx, TxHash, TxStatus};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHAIN: u64 = 1337;
+
+struct Devnet {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(dir: &Path, port: u16) -> (Devnet, HttpClient) {
+    let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "devnet",
+            "--depth",
+            "2",
+            "--transfers",
+            "2",
+            "--accounts",
+            "4",
+            "--batch-timeout-ms",
+            "300",
+        ])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--keys-dir")
+        .arg(dir.join("keys"))
+        .args(["--rpc", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = HttpClientBuilder::default().build(&url).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while client.chain_info().await.is_err() {
+        assert!(Instant::now() < deadline, "devnet did not come up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (Devnet { child, url }, client)
+}
+
+fn accounts(dir: &Path) -> Vec<TestAccount> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("data/accounts.json")).unwrap()).unwrap()
+}
+
+fn key(a: &TestAccount) -> PrivateKey {
+    PrivateKey::from_hex(&a.private_key).unwrap()
+}
+
+fn transfer(from: &TestAccount, to: u32, amount: u64, nonce: u32) -> L2Tx {
+    let t = Transfer {
+        from: AccountId(from.id),
+        to: AccountId(to),
+        amount: Amount(amount),
+        fee: Amount(1),
+        nonce: Nonce(nonce),
+    };
+    L2Tx::Transfer(t.sign(CHAIN, &key(from)))
+}
+
+async fn wait_verified(c: &HttpClient, h: TxHash) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let rec = c.get_receipt(h).await.unwrap().expect("known transaction");
+        match rec.status {
+            TxStatus::Verified { .. } => return,
+            TxStatus::Rejected { reason } => panic!("rejected: {reason}"),
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not verified in time: {:?}",
+            rec.status
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn raw_post(port: u16, body: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (_devnet, c) = start(dir.path(), port).await;
+    let acc = accounts(dir.path());
+    let start_balance = acc[1].balance;
+
+    // a transfer, soft-confirmed then verified on L1
+    let h = c
+        .send_transaction(transfer(&acc[1], 2, 1_000, 0))
+        .await
+        .unwrap();
+    wait_verified(&c, h).await;
+    let a1 = c.get_account(1).await.unwrap().unwrap();
+    let a2 = c.get_account(2).await.unwrap().unwrap();
+    assert_eq!((a1.balance, a1.nonce), (start_balance - 1_001, 1));
+    assert_eq!(a2.balance, start_balance + 1_000);
+    let fee = c.get_account(0).await.unwrap().unwrap();
+    assert_eq!(fee.balance, start_balance + 1);
+
+    // a withdrawal, then the claim on L1 (once)
+    let to = L1Address([0x77; 20]);
+    let w = Withdraw {
+        from: AccountId(2),
+        l1_address: to,
+        amount: Amount(500),
+        fee: Amount(0),
+        nonce: Nonce(0),
+    };
+    let h = c
+        .send_transaction(L2Tx::Withdraw(w.sign(CHAIN, &key(&acc[2]))))
+        .await
+        .unwrap();
+    wait_verified(&c, h).await;
+    assert_eq!(c.devnet_claim(to).await.unwrap(), "500000000000");
+    assert!(
+        c.devnet_claim(to).await.is_err(),
+        "a second claim is refused"
+    );
+
+    // a deposit for a new key creates its account
+    let newcomer = PrivateKey::random(&mut rand::thread_rng());
+    c.devnet_deposit(newcomer.public_key(), 7_000, L1Address([0x55; 20]))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (id, created) = loop {
+        if let Some(x) = c
+            .get_account_by_pubkey(newcomer.public_key())
+            .await
+            .unwrap()
+        {
+            break x;
+        }
+        assert!(Instant::now() < deadline, "deposit not included");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        (id, created.balance, created.owner),
+        (4, 7_000, L1Address([0x55; 20]))
+    );
+
+    // bad input: an error each, and the state does not move
+    let before = c.chain_info().await.unwrap();
+    let replay = transfer(&acc[1], 2, 1_000, 0);
+    assert!(
+        c.send_transaction(replay).await.is_err(),
+        "replay (old nonce)"
+    );
+    let mut forged = transfer(&acc[1], 2, 1_000, 1);
+    if let L2Tx::Transfer(t) = &mut forged {
+        t.tx.amount = Amount(2_000); // signed for 1000
+    }
+    assert!(c.send_transaction(forged).await.is_err(), "bad signature");
+    let other_chain = {
+        let t = Transfer {
+            from: AccountId(1),
+            to: AccountId(2),
+            amount: Amount(5),
+            fee: Amount(1),
+            nonce: Nonce(1),
+        };
+        L2Tx::Transfer(t.sign(CHAIN + 1, &key(&acc[1])))
+    };
+    assert!(
+        c.send_transaction(other_chain).await.is_err(),
+        "another chain id"
+    );
+    assert!(
+        c.send_transaction(transfer(&acc[1], 2, u64::MAX, 1))
+            .await
+            .is_err(),
+        "overflow / unpackable"
+    );
+    assert!(
+        c.send_transaction(transfer(&acc[1], 9, 10, 1))
+            .await
+            .is_err(),
+        "empty receiver"
+    );
+    assert!(raw_post(port, "{not json").contains("Parse error"));
+    assert!(raw_post(
+        port,
+        r#"{"jsonrpc":"2.0","id":1,"method":"ferry_nope","params":[]}"#
+    )
+    .contains("Method not found"));
+    assert!(raw_post(
+        port,
+        r#"{"jsonrpc":"2.0","id":1,"method":"ferry_getAccount","params":["x"]}"#
+    )
+    .contains("Invalid params"));
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ferry_getAccount","params":[1],"pad":"{}"}}"#,
+        "x".repeat(200_000)
+    );
+    let r = raw_post(port, &huge);
+    assert!(
+        r.contains("413") || r.contains("too big") || r.contains("Oversized"),
+        "oversized body: {}",
+        &r[..r.len().min(200)]
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let after = c.chain_info().await.unwrap();
+    assert_eq!(
+        before.sealed_root, after.sealed_root,
+        "bad input moved the state"
+    );
+    assert_eq!(before.batches, after.batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_then_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (mut devnet, c) = start(dir.path(), port).await;
+    let acc = accounts(dir.path());
+    let mut accepted = Vec::new();
+    for n in 0..6u32 {
+        for a in [&acc[1], &acc[2]] {
+            if let Ok(h) = c.send_transaction(transfer(a, 3, 10 + n as u64, n)).await {
+                accepted.push(h);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(accepted.len(), 12, "every transaction was valid");
+    // kill -9 while it seals and proves
+    devnet.child.kill().unwrap();
+    devnet.child.wait().unwrap();
+    drop(devnet);
+
+    let (_devnet, c) = start(dir.path(), port).await;
+    for h in &accepted {
+        assert!(
+            c.get_receipt(*h).await.unwrap().is_some(),
+            "accepted transaction {h} lost"
+        );
+    }
+    // proving resumes: everything accepted ends verified, each batch once, roots agree with L1
+    for h in &accepted {
+        wait_verified(&c, *h).await;
+    }
+    let info = c.chain_info().await.unwrap();
+    assert_eq!(info.verified_batches, info.batches);
+    assert_eq!(
+        info.sealed_root.as_deref(),
+        Some(info.verified_root.as_str())
+    );
+    let a3 = c.get_account(3).await.unwrap().unwrap();
+    let received: u64 = (0..6).map(|n| 2 * (10 + n)).sum();
+    assert_eq!(
+        a3.balance,
+        acc[3].balance + received,
+        "each transfer applied exactly once"
+    );
+    let _ = &_devnet.url;
+}
