@@ -126,19 +126,7 @@ pub fn start(
             let rec = store
                 .get(TXS, h)?
                 .ok_or_else(|| StartError::Inconsistent(format!("tx {h} missing")))?;
-            let pk = |id| builder.state().account(id).map(|a| a.pubkey);
-            let applied = match &rec.tx {
-                L2Tx::Transfer(t) => pk(t.tx.from)
-                    .ok_or(ferry_circuits::ops::TxError::UnknownAccount(t.tx.from))
-                    .and_then(|pk| t.clone().verify(params.chain_id, &pk))
-                    .map_err(|e| e.to_string())
-                    .and_then(|v| builder.transfer(&v).map_err(|e| e.to_string())),
-                L2Tx::Withdraw(w) => pk(w.tx.from)
-                    .ok_or(ferry_circuits::ops::TxError::UnknownAccount(w.tx.from))
-                    .and_then(|pk| w.clone().verify(params.chain_id, &pk))
-                    .map_err(|e| e.to_string())
-                    .and_then(|v| builder.withdraw(&v).map_err(|e| e.to_string())),
-            };
+            let applied = rec.tx.apply(&mut builder, params.chain_id);
             applied
                 .map_err(|e| StartError::Inconsistent(format!("batch {} replay: {e}", b.number)))?;
         }

@@ -447,40 +447,7 @@ impl Sequencer {
         let mut included = Vec::new();
         let mut rejected = Vec::new();
         for p in &self.mempool {
-            let res = match &p.tx {
-                L2Tx::Transfer(t) => {
-                    let signer = b.state().account(t.tx.from).map(|a| a.pubkey);
-                    match signer.map(|pk| t.clone().verify(params.chain_id, &pk)) {
-                        Some(Ok(v)) => b.transfer(&v),
-                        Some(Err(e)) => Err(BatchError::Op {
-                            kind: "transfer",
-                            index: 0,
-                            error: e,
-                        }),
-                        None => Err(BatchError::Op {
-                            kind: "transfer",
-                            index: 0,
-                            error: TxError::UnknownAccount(t.tx.from),
-                        }),
-                    }
-                }
-                L2Tx::Withdraw(w) => {
-                    let signer = b.state().account(w.tx.from).map(|a| a.pubkey);
-                    match signer.map(|pk| w.clone().verify(params.chain_id, &pk)) {
-                        Some(Ok(v)) => b.withdraw(&v),
-                        Some(Err(e)) => Err(BatchError::Op {
-                            kind: "withdrawal",
-                            index: 0,
-                            error: e,
-                        }),
-                        None => Err(BatchError::Op {
-                            kind: "withdrawal",
-                            index: 0,
-                            error: TxError::UnknownAccount(w.tx.from),
-                        }),
-                    }
-                }
-            };
+            let res = p.tx.apply(&mut b, params.chain_id);
             match res {
                 Ok(()) => included.push(p.seq),
                 Err(BatchError::Full { .. }) | Err(BatchError::OutOfOrder { .. }) => break,

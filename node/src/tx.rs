@@ -4,6 +4,8 @@
 use ferry_circuits::field::fr_to_be32;
 use ferry_circuits::ops::transfer::SignedTransfer;
 use ferry_circuits::ops::withdraw::SignedWithdraw;
+use ferry_circuits::ops::TxError;
+use ferry_circuits::{BatchBuilder, BatchError};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 use std::fmt;
@@ -115,6 +117,30 @@ impl L2Tx {
         match self {
             L2Tx::Transfer(t) => t.tx.amount.0.saturating_add(t.tx.fee.0),
             L2Tx::Withdraw(w) => w.tx.amount.0.saturating_add(w.tx.fee.0),
+        }
+    }
+
+    /// Verifies the signature against the sender's key as the batch has left it, then adds the
+    /// transaction to the batch (which checks nonce, balance and overflow).
+    pub fn apply(&self, b: &mut BatchBuilder<'_>, chain_id: u64) -> Result<(), BatchError> {
+        let kind = match self {
+            L2Tx::Transfer(_) => "transfer",
+            L2Tx::Withdraw(_) => "withdrawal",
+        };
+        let op = |error| BatchError::Op {
+            kind,
+            index: 0,
+            error,
+        };
+        let from = self.from();
+        let pk = b
+            .state()
+            .account(from)
+            .map(|a| a.pubkey)
+            .ok_or(op(TxError::UnknownAccount(from)))?;
+        match self {
+            L2Tx::Transfer(t) => b.transfer(&t.clone().verify(chain_id, &pk).map_err(op)?),
+            L2Tx::Withdraw(w) => b.withdraw(&w.clone().verify(chain_id, &pk).map_err(op)?),
         }
     }
 
