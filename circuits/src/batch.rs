@@ -100,8 +100,7 @@ impl BatchWitness {
     /// A batch of noops only: what key generation synthesizes (any root will do).
     pub fn noops(params: CircuitParams, root: Fr) -> Self {
         let d = params.depth;
-        let mut pubdata = vec![0u8; params.pubdata_len()];
-        pubdata.truncate(params.pubdata_len());
+        let pubdata = vec![0u8; params.pubdata_len()];
         Self {
             params,
             old_root: root,

@@ -400,19 +400,14 @@ impl Mirror {
         if siblings.len() != depth || account_id >> (2 * depth) != 0 {
             return Err(L1Error::BadMerkleProof);
         }
-        let path = ferry_circuits::merkle::MerklePath {
-            siblings: siblings
-                .iter()
-                .map(|lvl| {
-                    // the contract hashes whatever words it is given (mod nothing: Poseidon
-                    // contracts reduce inputs); words above the field cannot lead to a root
-                    lvl.map(|w| fr_of(&w).unwrap_or(Fr::from(0u64)))
-                })
-                .collect(),
-        };
-        let in_field = siblings.iter().flatten().all(|w| fr_of(w).is_some());
-        let root = path.root(account.leaf(), account_id as u32);
-        if !in_field || word_of(&root) != s.state_root {
+        // like the contract, a sibling outside the field is a bad proof
+        let siblings = siblings
+            .iter()
+            .map(|l| Some([fr_of(&l[0])?, fr_of(&l[1])?, fr_of(&l[2])?]))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(L1Error::BadMerkleProof)?;
+        let path = ferry_circuits::merkle::MerklePath { siblings };
+        if word_of(&path.root(account.leaf(), account_id as u32)) != s.state_root {
             return Err(L1Error::BadMerkleProof);
         }
         self.state.exited.insert(account_id);

@@ -171,7 +171,6 @@ pub struct Sequencer {
     prove_tx: mpsc::Sender<(u64, BatchWitness)>,
     proof_rx: mpsc::Receiver<(u64, Result<ferry_prover::Proof, String>)>,
     events: tokio::sync::broadcast::Sender<StoredBatch>,
-    keys: Arc<Keys>,
 }
 
 impl std::fmt::Debug for Sequencer {
@@ -261,7 +260,6 @@ impl Sequencer {
             prove_tx,
             proof_rx,
             events,
-            keys,
         };
         let unproven = recovered.unproven;
         let join = tokio::spawn(async move {
@@ -572,7 +570,6 @@ impl Sequencer {
         drop(l1);
         info!(batch = n, verified, "batch submitted to L1");
         let _ = self.events.send(batch);
-        let _ = &self.keys;
         Ok(())
     }
 }

@@ -144,6 +144,31 @@ async fn send(c: &HttpClient, tx: L2Tx, wait: bool) -> Result<()> {
     }
 }
 
+/// The signing side of a transaction: key, node, chain id, account and nonce.
+struct Sender {
+    key: PrivateKey,
+    client: HttpClient,
+    chain_id: u64,
+    from: AccountId,
+    nonce: Nonce,
+}
+
+impl Sender {
+    async fn connect(common: &Common, opts: &TxOpts) -> Result<Self> {
+        let key = PrivateKey::from_hex(&common.key)?;
+        let client = client(&common.rpc)?;
+        let chain_id = client.chain_info().await?.chain_id;
+        let (id, acc) = account_of(&client, &key).await?;
+        Ok(Self {
+            key,
+            client,
+            chain_id,
+            from: AccountId(id),
+            nonce: Nonce(opts.nonce.unwrap_or(acc.nonce)),
+        })
+    }
+}
+
 /// Runs a wallet command.
 pub async fn run(cmd: WalletCommand) -> Result<()> {
     match cmd {
@@ -169,18 +194,20 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
             amount,
             opts,
         } => {
-            let key = PrivateKey::from_hex(&common.key)?;
-            let c = client(&common.rpc)?;
-            let info = c.chain_info().await?;
-            let (id, acc) = account_of(&c, &key).await?;
+            let s = Sender::connect(&common, &opts).await?;
             let tx = Transfer {
-                from: AccountId(id),
+                from: s.from,
                 to: AccountId(to),
                 amount: Amount(amount),
                 fee: Amount(opts.fee),
-                nonce: Nonce(opts.nonce.unwrap_or(acc.nonce)),
+                nonce: s.nonce,
             };
-            send(&c, L2Tx::Transfer(tx.sign(info.chain_id, &key)), opts.wait).await?;
+            send(
+                &s.client,
+                L2Tx::Transfer(tx.sign(s.chain_id, &s.key)),
+                opts.wait,
+            )
+            .await?;
         }
         WalletCommand::Withdraw {
             common,
@@ -188,18 +215,20 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
             amount,
             opts,
         } => {
-            let key = PrivateKey::from_hex(&common.key)?;
-            let c = client(&common.rpc)?;
-            let info = c.chain_info().await?;
-            let (id, acc) = account_of(&c, &key).await?;
+            let s = Sender::connect(&common, &opts).await?;
             let tx = Withdraw {
-                from: AccountId(id),
+                from: s.from,
                 l1_address: to_l1,
                 amount: Amount(amount),
                 fee: Amount(opts.fee),
-                nonce: Nonce(opts.nonce.unwrap_or(acc.nonce)),
+                nonce: s.nonce,
             };
-            send(&c, L2Tx::Withdraw(tx.sign(info.chain_id, &key)), opts.wait).await?;
+            send(
+                &s.client,
+                L2Tx::Withdraw(tx.sign(s.chain_id, &s.key)),
+                opts.wait,
+            )
+            .await?;
         }
         WalletCommand::Claim { rpc, address } => {
             let wei = client(&rpc)?.devnet_claim(address).await?;

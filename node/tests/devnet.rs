@@ -19,7 +19,6 @@ const CHAIN: u64 = 1337;
 
 struct Devnet {
     child: Child,
-    url: String,
 }
 
 impl Drop for Devnet {
@@ -66,7 +65,7 @@ async fn start(dir: &Path, port: u16) -> (Devnet, HttpClient) {
         assert!(Instant::now() < deadline, "devnet did not come up");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    (Devnet { child, url }, client)
+    (Devnet { child }, client)
 }
 
 fn accounts(dir: &Path) -> Vec<TestAccount> {
@@ -294,5 +293,4 @@ async fn kill_9_then_restart() {
         acc[3].balance + received,
         "each transfer applied exactly once"
     );
-    let _ = &_devnet.url;
 }

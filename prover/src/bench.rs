@@ -141,14 +141,8 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
         };
         pb.set_message(format!("batch {size}: setup"));
         let t = Instant::now();
-        let shape = CircuitShape::synthesize(params).map_err(|e| match e {
-            crate::KeyError::Synthesis(s) => crate::ProveError::Synthesis(s),
-            _ => crate::ProveError::Synthesis(ark_relations::r1cs::SynthesisError::Unsatisfiable),
-        })?;
-        let keys = Keys::generate(shape, Some(cfg.seed), true).map_err(|e| match e {
-            crate::KeyError::Synthesis(s) => crate::ProveError::Synthesis(s),
-            _ => crate::ProveError::Synthesis(ark_relations::r1cs::SynthesisError::Unsatisfiable),
-        })?;
+        let shape = CircuitShape::synthesize(params)?;
+        let keys = Keys::generate(shape, Some(cfg.seed), true)?;
         let setup_s = t.elapsed().as_secs_f64();
         pb.inc(1);
 

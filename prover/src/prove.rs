@@ -43,6 +43,9 @@ pub enum ProveError {
     /// Synthesis or proving failed.
     #[error("proving failed: {0}")]
     Synthesis(#[from] SynthesisError),
+    /// Keys could not be made or loaded.
+    #[error(transparent)]
+    Keys(#[from] crate::KeyError),
 }
 
 /// The full assignment `[1, public inputs.., witness..]` of `w`, computed without building
@@ -110,8 +113,9 @@ pub fn prove_plain(
     w: &BatchWitness,
     rng: &mut impl rand::RngCore,
 ) -> Result<Proof, ProveError> {
-    let mut rng =
-        rand_chacha::ChaCha20Rng::from_rng(rng).map_err(|_| SynthesisError::Unsatisfiable)?;
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
     Ok(Groth16::<Curve>::prove(
         &keys.pk,
         BatchCircuit { witness: w.clone() },
