@@ -2,6 +2,7 @@
 //! contract), sequencer with an in-process prover, prefunded test accounts and JSON-RPC on
 //! 127.0.0.1.
 
+use crate::l1::backend::L1Config;
 use crate::sequencer::SequencerConfig;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -51,10 +52,24 @@ pub struct DevnetArgs {
     /// Smallest fee accepted, in gwei.
     #[arg(long, default_value_t = 0)]
     pub min_fee: u64,
+    /// The L1: `embedded` (the Rust mirror of the contract, in process) or `anvil` (a real
+    /// EVM from npm with the Solidity contracts deployed).
+    #[arg(long, value_enum, default_value_t = L1Kind::Embedded)]
+    pub l1: L1Kind,
     /// Seed of the devnet's keys: the circuit setup and the test accounts. Devnet only:
     /// anyone who knows it can forge proofs and spend the test accounts.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// Which L1 a devnet settles on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum L1Kind {
+    /// The Rust mirror of FerryRollup.sol, in process.
+    Embedded,
+    /// anvil (npm) with the Solidity contracts.
+    Anvil,
 }
 
 /// A prefunded test account, as written to `<data-dir>/accounts.json`.
@@ -151,17 +166,27 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         min_fee: args.min_fee,
         proving_queue: 4,
     };
-    let (handle, _l1, _join) = crate::node::start(
-        &args.data_dir.join("db"),
-        cfg,
-        &genesis,
-        Arc::new(keys),
-        100,
-    )?;
+    let l1 = match args.l1 {
+        L1Kind::Embedded => L1Config::Embedded { exodus_delay: 100 },
+        L1Kind::Anvil => L1Config::Anvil {
+            exodus_delay: 100,
+            state_file: args.data_dir.join("anvil-state.json"),
+        },
+    };
+    let (handle, _join) =
+        crate::node::start(&args.data_dir.join("db"), cfg, &genesis, Arc::new(keys), l1).await?;
+    let l1_view = handle.l1.borrow().clone();
     let (addr, server) = crate::rpc::serve(args.rpc, handle).await?;
 
     println!("Ferry devnet is running");
-    println!("  L1            embedded (Rust mirror of FerryRollup.sol)");
+    match args.l1 {
+        L1Kind::Embedded => println!("  L1            embedded (Rust mirror of FerryRollup.sol)"),
+        L1Kind::Anvil => println!(
+            "  L1            anvil at {} (FerryRollup.sol at {})",
+            l1_view.url.as_deref().unwrap_or("?"),
+            l1_view.rollup.as_deref().unwrap_or("?")
+        ),
+    }
     println!("  circuit       depth {} ({} accounts), per batch: {} deposit, {} transfer, {} withdrawal slots", params.depth, params.capacity(), params.deposits, params.transfers, params.withdrawals);
     println!("  chain id      {}", params.chain_id);
     println!("  JSON-RPC      http://{addr} (WebSocket ws://{addr})");

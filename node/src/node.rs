@@ -2,19 +2,19 @@
 //! replay of the stored batches from genesis that rebuilds the state, checks every root, and
 //! recovers the mempool and the batches still to prove.
 
+use crate::l1::backend::{L1Backend, L1Config};
 use crate::sequencer::{Sequencer, SequencerConfig, SequencerHandle};
-use crate::storage::{BatchStatus, Store, StoreError, ACCOUNTS, BATCHES, L1, MEMPOOL, META, TXS};
-use crate::tx::{L2Tx, TxHash};
+use crate::storage::{BatchStatus, Store, StoreError, ACCOUNTS, BATCHES, MEMPOOL, META, TXS};
+use crate::tx::{L2Tx, TxHash, TxStatus};
 use ferry_circuits::batch::BatchWitness;
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::{Account, AccountId};
 use ferry_circuits::{BatchBuilder, State};
 use ferry_contracts::mirror::word_of;
-use ferry_contracts::Mirror;
 use ferry_prover::keys::Keys;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use tracing::info;
+use std::sync::Arc;
+use tracing::{info, warn};
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,9 @@ pub enum StartError {
     /// The data directory holds another chain, or its history does not replay.
     #[error("data directory is inconsistent: {0}")]
     Inconsistent(String),
+    /// The L1 could not be opened (anvil did not start, deployment failed, state lost).
+    #[error("L1: {0}")]
+    L1(String),
 }
 
 /// What a restart recovers for the sequencer.
@@ -48,21 +51,18 @@ fn meta_u64(store: &Store, key: &'static str) -> Result<u64, StoreError> {
     Ok(store.get(META, &key)?.and_then(|v| v.as_u64()).unwrap_or(0))
 }
 
-/// A started node: the sequencer's handle, the embedded L1 and the sequencer task.
-pub type Started = (
-    SequencerHandle,
-    Arc<Mutex<Mirror>>,
-    tokio::task::JoinHandle<()>,
-);
+/// A started node: the sequencer's handle and its task.
+pub type Started = (SequencerHandle, tokio::task::JoinHandle<()>);
 
-/// Opens the data directory, writing `genesis` on first start, replays history and spawns
-/// the sequencer.
-pub fn start(
+/// Opens the data directory, writing `genesis` on first start, opens the L1, replays
+/// history and spawns the sequencer. Batches the L1 has not verified are proven and
+/// submitted again.
+pub async fn start(
     dir: &Path,
     cfg: SequencerConfig,
     genesis: &[(AccountId, Account)],
     keys: Arc<Keys>,
-    exodus_delay: u64,
+    l1: L1Config,
 ) -> Result<Started, StartError> {
     let store = Arc::new(Store::open(dir)?);
     let params = cfg.params;
@@ -99,15 +99,27 @@ pub fn start(
             .map_err(|e| StartError::Inconsistent(e.to_string()))?;
     }
     let genesis_root = state.root();
-    let l1 = match store.get(L1, &"mirror")? {
-        Some(s) => Mirror::restore(keys.vk(), s),
-        None => Mirror::new(keys.vk(), params, genesis_root, exodus_delay),
-    };
     let deposits: Vec<Deposit> = store
         .get(META, &"l1_deposits")?
         .map(|v| serde_json::from_value(v).map_err(|e| StartError::Inconsistent(e.to_string())))
         .transpose()?
         .unwrap_or_default();
+    let genesis_wei = genesis
+        .iter()
+        .map(|(_, a)| u128::from(a.balance) * ferry_contracts::mirror::GWEI)
+        .sum();
+    let l1 = L1Backend::open(
+        &l1,
+        &store,
+        keys.vk(),
+        params,
+        genesis_root,
+        genesis_wei,
+        &deposits,
+    )
+    .await
+    .map_err(StartError::L1)?;
+    let l1_view = l1.view().await.map_err(StartError::L1)?;
 
     // replay every stored batch from genesis
     let mut unproven = Vec::new();
@@ -140,8 +152,17 @@ pub fn start(
                 b.number
             )));
         }
-        if b.status != BatchStatus::Verified {
+        if b.number >= l1_view.batch_count {
+            if b.status == BatchStatus::Verified {
+                warn!(
+                    batch = b.number,
+                    "the L1 lost this verified batch (its state was not saved): submitting it again"
+                );
+            }
             unproven.push((b.number, sealed.witness));
+        } else if b.status != BatchStatus::Verified {
+            // verified on L1 before the node could record it
+            mark_verified(&store, b)?;
         }
     }
     for (id, a) in state.accounts() {
@@ -151,12 +172,12 @@ pub fn start(
             )));
         }
     }
-    let verified_root = l1.state.state_root;
+    let verified_root = &l1_view.state_root;
     info!(
         batches = batches.len(),
         unproven = unproven.len(),
         root = %format!("0x{}", hex::encode(word_of(&state.root()))),
-        l1_root = %format!("0x{}", hex::encode(verified_root)),
+        l1_root = %verified_root,
         "state replayed"
     );
     let mempool = store
@@ -175,7 +196,20 @@ pub fn start(
         deposits,
         unproven,
     };
-    let l1 = Arc::new(Mutex::new(l1));
-    let (handle, join) = Sequencer::spawn(cfg, state, store, l1.clone(), keys, recovered);
-    Ok((handle, l1, join))
+    let (handle, join) = Sequencer::spawn(cfg, state, store, l1, l1_view, keys, recovered);
+    Ok((handle, join))
+}
+
+fn mark_verified(store: &Store, b: &crate::storage::StoredBatch) -> Result<(), StoreError> {
+    let mut w = store.batch();
+    for h in &b.txs {
+        if let Some(mut rec) = store.get(TXS, h)? {
+            rec.status = TxStatus::Verified { batch: b.number };
+            w.put(TXS, h, &rec);
+        }
+    }
+    let mut b = b.clone();
+    b.status = BatchStatus::Verified;
+    w.put(BATCHES, &b.number, &b);
+    w.commit()
 }

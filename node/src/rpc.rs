@@ -1,8 +1,9 @@
 //! JSON-RPC over HTTP and WebSocket (jsonrpsee), methods prefixed `ferry_`; see docs/rpc.md.
 //! Every malformed or invalid request gets a JSON-RPC error with a reason and changes nothing.
 
+use crate::l1::backend::L1View;
 use crate::sequencer::{SequencerHandle, SubmitError};
-use crate::storage::{StoredBatch, ACCOUNTS, BATCHES, L1, META, TXS};
+use crate::storage::{StoredBatch, ACCOUNTS, BATCHES, META, TXS};
 use crate::tx::{L2Tx, TxHash, TxRecord};
 use ferry_circuits::eddsa::PublicKey;
 use ferry_circuits::ops::deposit::Deposit;
@@ -52,6 +53,8 @@ pub struct ChainInfo {
     pub verified_batches: u64,
     /// L1 deposits queued.
     pub l1_deposits: u64,
+    /// The L1: `embedded` or `anvil`, with anvil's URL and the rollup's address.
+    pub l1: L1View,
 }
 
 /// The `ferry_` API.
@@ -75,7 +78,8 @@ pub trait FerryApi {
     /// Chain id, circuit, heights and roots.
     #[method(name = "chainInfo")]
     async fn chain_info(&self) -> RpcResult<ChainInfo>;
-    /// Devnet only: an L1 deposit of `amount` gwei for `pubkey` from `owner` on the embedded L1.
+    /// Devnet only: an L1 deposit of `amount` gwei for `pubkey`, paid by `owner` (on anvil,
+    /// impersonated).
     #[method(name = "devnetDeposit")]
     async fn devnet_deposit(
         &self,
@@ -83,7 +87,8 @@ pub trait FerryApi {
         amount: u64,
         owner: L1Address,
     ) -> RpcResult<u64>;
-    /// Devnet only: `claim()` for `address` on the embedded L1; returns the wei paid (decimal).
+    /// Devnet only: `claim()` sent by `address` (on anvil, impersonated); returns the wei
+    /// paid (decimal).
     #[method(name = "devnetClaim")]
     async fn devnet_claim(&self, address: L1Address) -> RpcResult<String>;
     /// Every sealed, proven or verified batch as it happens.
@@ -144,18 +149,16 @@ impl FerryApiServer for Api {
                 .map(|b| b.new_root),
             None => None,
         };
-        let l1 = store.get(L1, &"mirror").map_err(internal)?;
+        let l1 = self.seq.l1.borrow().clone();
         Ok(ChainInfo {
             chain_id: self.seq.params.chain_id,
             params: self.seq.params,
             batches,
             sealed_root,
-            verified_root: l1
-                .as_ref()
-                .map(|s| format!("0x{}", hex::encode(s.state_root)))
-                .unwrap_or_default(),
-            verified_batches: l1.as_ref().map_or(0, |s| s.batch_count),
-            l1_deposits: l1.as_ref().map_or(0, |s| s.queue.len() as u64),
+            verified_root: l1.state_root.clone(),
+            verified_batches: l1.batch_count,
+            l1_deposits: l1.queue_len,
+            l1,
         })
     }
 

@@ -6,11 +6,12 @@
 //!  RPC ──Submit──> [Sequencer actor] ──seal──> RocksDB (one WriteBatch)
 //!                        │  witness (bounded: backpressure)
 //!                        v
-//!                  [prover task] ──proof──> actor ──submitBatch──> L1 (embedded mirror)
+//!                  [prover task] ──proof──> actor ──submitBatch──> L1 (mirror or anvil)
 //! ```
 
+use crate::l1::backend::{L1Backend, L1View};
 use crate::storage::{
-    BatchStatus, Store, StoreError, StoredBatch, ACCOUNTS, BATCHES, L1, MEMPOOL, META, TXS,
+    BatchStatus, Store, StoreError, StoredBatch, ACCOUNTS, BATCHES, MEMPOOL, META, TXS,
 };
 use crate::tx::{now_ms, L2Tx, TxHash, TxRecord, TxStatus};
 use ferry_circuits::batch::BatchWitness;
@@ -20,10 +21,9 @@ use ferry_circuits::ops::{AccountId, TxError};
 use ferry_circuits::{BatchBuilder, BatchError, CircuitParams, State};
 use ferry_contracts::evm::proof_words;
 use ferry_contracts::mirror::word_of;
-use ferry_contracts::Mirror;
 use ferry_prover::keys::Keys;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -107,6 +107,8 @@ pub struct SequencerHandle {
     pub events: tokio::sync::broadcast::Sender<StoredBatch>,
     /// The configuration.
     pub params: CircuitParams,
+    /// The L1 as the sequencer last saw it.
+    pub l1: tokio::sync::watch::Receiver<L1View>,
 }
 
 impl std::fmt::Debug for Command {
@@ -127,7 +129,7 @@ impl SequencerHandle {
             .map_err(|e| SubmitError::Unavailable(e.to_string()))?
     }
 
-    /// Devnet: an L1 deposit on the embedded L1; returns its queue index.
+    /// Devnet: an L1 deposit paid by `d.owner`; returns its queue index.
     pub async fn deposit(&self, d: Deposit) -> Result<u64, String> {
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -137,7 +139,7 @@ impl SequencerHandle {
         rx.await.map_err(|e| e.to_string())?
     }
 
-    /// Devnet: `claim()` on the embedded L1 for `who`; returns the wei paid.
+    /// Devnet: `claim()` on L1 sent by `who`; returns the wei paid.
     pub async fn claim(&self, who: ferry_circuits::ops::L1Address) -> Result<u128, String> {
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -159,7 +161,8 @@ pub struct Sequencer {
     cfg: SequencerConfig,
     state: State,
     store: Arc<Store>,
-    l1: Arc<Mutex<Mirror>>,
+    l1: L1Backend,
+    l1_view: tokio::sync::watch::Sender<L1View>,
     mempool: VecDeque<Pending>,
     next_seq: u64,
     next_batch: u64,
@@ -194,7 +197,8 @@ impl Sequencer {
         cfg: SequencerConfig,
         state: State,
         store: Arc<Store>,
-        l1: Arc<Mutex<Mirror>>,
+        l1: L1Backend,
+        l1_view: L1View,
         keys: Arc<Keys>,
         recovered: crate::node::Recovered,
     ) -> (SequencerHandle, tokio::task::JoinHandle<()>) {
@@ -234,17 +238,20 @@ impl Sequencer {
             by_pubkey.entry(a.pubkey).or_insert(id);
             next_free = next_free.max(id.0 + 1);
         }
+        let (l1_view, l1_rx) = tokio::sync::watch::channel(l1_view);
         let handle = SequencerHandle {
             tx,
             store: store.clone(),
             events: events.clone(),
             params: cfg.params,
+            l1: l1_rx,
         };
         let seq = Self {
             cfg,
             state,
             store,
             l1,
+            l1_view,
             mempool: recovered
                 .mempool
                 .into_iter()
@@ -288,12 +295,23 @@ impl Sequencer {
                             self.seal_if_possible();
                         }
                     }
-                    Some(Command::Deposit(d, reply)) => { let _ = reply.send(self.l1_deposit(d)); }
-                    Some(Command::Claim(who, reply)) => { let _ = reply.send(self.l1_claim(who)); }
+                    Some(Command::Deposit(d, reply)) => {
+                        let r = self.l1_deposit(d).await;
+                        let _ = reply.send(r);
+                    }
+                    Some(Command::Claim(who, reply)) => {
+                        let r = self.l1_claim(who).await;
+                        let _ = reply.send(r);
+                    }
                 },
-                _ = tick.tick() => self.seal_if_possible(),
+                _ = tick.tick() => {
+                    if let Err(e) = self.sync_l1().await {
+                        warn!(error = %e, "reading L1 failed");
+                    }
+                    self.seal_if_possible();
+                }
                 Some((n, res)) = self.proof_rx.recv() => {
-                    if let Err(e) = self.on_proof(n, res) {
+                    if let Err(e) = self.on_proof(n, res).await {
                         warn!(batch = n, error = %e, "could not finish batch");
                     }
                 }
@@ -366,40 +384,56 @@ impl Sequencer {
         Ok(hash)
     }
 
-    fn l1_deposit(&mut self, d: Deposit) -> Result<u64, String> {
-        let mut l1 = self.l1.lock().expect("l1 lock");
-        let pk = [word_of(&d.pubkey.x), word_of(&d.pubkey.y)];
-        let index = l1
-            .deposit(
-                d.owner,
-                u128::from(d.amount.0) * ferry_contracts::mirror::GWEI,
-                pk,
-            )
-            .map_err(|e| e.to_string())?;
-        self.deposits.push(d);
-        let mut w = self.store.batch();
-        w.put(L1, &"mirror", &l1.state);
-        w.put(
-            META,
-            &"l1_deposits",
-            &serde_json::to_value(&self.deposits).expect("serializes"),
-        );
-        w.commit().map_err(|e| e.to_string())?;
+    async fn l1_deposit(&mut self, d: Deposit) -> Result<u64, String> {
+        let index = self.l1.deposit(&d).await?;
         info!(index, amount = d.amount.0, "L1 deposit queued");
+        self.sync_l1().await?;
         Ok(index)
     }
 
-    fn l1_claim(&mut self, who: ferry_circuits::ops::L1Address) -> Result<u128, String> {
-        let mut l1 = self.l1.lock().expect("l1 lock");
-        let paid = l1.claim(who).map_err(|e| e.to_string())?;
+    async fn l1_claim(&mut self, who: ferry_circuits::ops::L1Address) -> Result<u128, String> {
+        let paid = self.l1.claim(who).await?;
         let mut w = self.store.batch();
-        w.put(L1, &"mirror", &l1.state);
+        self.l1.persist(&mut w);
         w.commit().map_err(|e| e.to_string())?;
+        self.publish_l1().await;
         Ok(paid)
     }
 
+    /// Learns the deposits queued on L1 since the last look and persists them (with the
+    /// mirror's state).
+    async fn sync_l1(&mut self) -> Result<(), String> {
+        let fresh = self.l1.deposits_from(self.deposits.len() as u64).await?;
+        let mut w = self.store.batch();
+        if !fresh.is_empty() {
+            self.deposits.extend(fresh);
+            w.put(
+                META,
+                &"l1_deposits",
+                &serde_json::to_value(&self.deposits).expect("serializes"),
+            );
+        }
+        self.l1.persist(&mut w);
+        w.commit().map_err(|e| e.to_string())?;
+        self.publish_l1().await;
+        Ok(())
+    }
+
+    async fn publish_l1(&self) {
+        match self.l1.view().await {
+            Ok(v) => {
+                self.l1_view.send_if_modified(|old| {
+                    let changed = *old != v;
+                    *old = v;
+                    changed
+                });
+            }
+            Err(e) => warn!(error = %e, "reading L1 failed"),
+        }
+    }
+
     fn seal_if_possible(&mut self) {
-        let queued = self.l1.lock().expect("l1 lock").state.queue.len() as u64;
+        let queued = self.deposits.len() as u64;
         if self.mempool.is_empty() && self.deposit_cursor >= queued {
             return;
         }
@@ -529,7 +563,11 @@ impl Sequencer {
         Ok(Some((number, sealed.witness)))
     }
 
-    fn on_proof(&mut self, n: u64, res: Result<ferry_prover::Proof, String>) -> Result<(), String> {
+    async fn on_proof(
+        &mut self,
+        n: u64,
+        res: Result<ferry_prover::Proof, String>,
+    ) -> Result<(), String> {
         let proof = res?;
         let mut batch = self
             .store
@@ -542,8 +580,10 @@ impl Sequencer {
             .map_err(|_| "root is 32 bytes")?;
         let pubdata = hex::decode(&batch.pubdata).map_err(|e| e.to_string())?;
         batch.proof = Some(ferry_prover::export::proof_json(&proof));
-        let mut l1 = self.l1.lock().expect("l1 lock");
-        let res = l1.submit_batch(new_root, &pubdata, &proof_words(&proof));
+        let res = self
+            .l1
+            .submit_batch(new_root, &pubdata, &proof_words(&proof))
+            .await;
         let verified = res.is_ok();
         if let Err(e) = &res {
             warn!(batch = n, error = %e, "L1 refused the batch");
@@ -565,9 +605,9 @@ impl Sequencer {
             }
         }
         w.put(BATCHES, &n, &batch);
-        w.put(L1, &"mirror", &l1.state);
+        self.l1.persist(&mut w);
         w.commit().map_err(|e| e.to_string())?;
-        drop(l1);
+        self.publish_l1().await;
         info!(batch = n, verified, "batch submitted to L1");
         let _ = self.events.send(batch);
         Ok(())

@@ -1,6 +1,7 @@
 //! End to end: `ferry devnet` as a process on a free loopback port, driven over JSON-RPC with
-//! real proofs and the embedded L1: transfers, withdrawals and claims, deposits, bad input,
-//! and a kill -9 in the middle of work followed by a restart on the same data directory.
+//! real proofs, on the embedded L1 and on anvil: transfers (one signed by circomlibjs),
+//! withdrawals and claims, deposits, bad input, and a kill -9 in the middle of work followed
+//! by a restart on the same data directory.
 
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::transfer::Transfer;
@@ -36,7 +37,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(dir: &Path, port: u16) -> (Devnet, HttpClient) {
+async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
     let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args([
             "devnet",
@@ -53,7 +54,7 @@ async fn start(dir: &Path, port: u16) -> (Devnet, HttpClient) {
         .arg(dir.join("data"))
         .arg("--keys-dir")
         .arg(dir.join("keys"))
-        .args(["--rpc", &format!("127.0.0.1:{port}")])
+        .args(["--rpc", &format!("127.0.0.1:{port}"), "--l1", l1])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -117,11 +118,40 @@ fn raw_post(port: u16, body: &str) -> String {
     out
 }
 
+/// A transfer signed by circomlibjs (tests/js/sign-transfer.js), as raw JSON.
+fn circomlibjs_transfer(from: &TestAccount, to: u32, amount: u64, nonce: u32) -> String {
+    // installs the npm packages (circomlibjs among them) if they are missing
+    ferry_node::l1::anvil::binary().expect("npm packages");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/sign-transfer.js");
+    let out = Command::new("node")
+        .arg(script)
+        .arg(&from.private_key)
+        .args([CHAIN, from.id as u64, to as u64, amount, 1, nonce as u64].map(|x| x.to_string()))
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_end_to_end() {
+    scenario("embedded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_end_to_end_on_anvil() {
+    scenario("anvil").await;
+}
+
+async fn scenario(l1: &str) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (_devnet, c) = start(dir.path(), port).await;
+    let (_devnet, c) = start(dir.path(), port, l1).await;
+    assert_eq!(c.chain_info().await.unwrap().l1.kind, l1);
     let acc = accounts(dir.path());
     let start_balance = acc[1].balance;
 
@@ -137,6 +167,28 @@ async fn devnet_end_to_end() {
     assert_eq!(a2.balance, start_balance + 1_000);
     let fee = c.get_account(0).await.unwrap().unwrap();
     assert_eq!(fee.balance, start_balance + 1);
+
+    // a transfer signed by a JavaScript wallet (circomlibjs) is taken like the CLI's
+    let js = circomlibjs_transfer(&acc[3], 1, 250, 0);
+    let as_rust: L2Tx = serde_json::from_str(&js).unwrap();
+    assert_eq!(
+        as_rust,
+        transfer(&acc[3], 1, 250, 0),
+        "circomlib's EdDSA is deterministic: the Rust wallet signs the same bytes"
+    );
+    let reply = raw_post(
+        port,
+        &format!(r#"{{"jsonrpc":"2.0","id":7,"method":"ferry_sendTransaction","params":[{js}]}}"#),
+    );
+    let body = &reply[reply.find("\r\n\r\n").map_or(0, |i| i + 4)..];
+    let v: serde_json::Value = serde_json::from_str(body.trim()).unwrap_or_else(|_| {
+        panic!("reply: {reply}");
+    });
+    let h: TxHash = serde_json::from_value(v["result"].clone())
+        .unwrap_or_else(|_| panic!("circomlibjs transfer refused: {v}"));
+    wait_verified(&c, h).await;
+    let a3 = c.get_account(3).await.unwrap().unwrap();
+    assert_eq!((a3.balance, a3.nonce), (start_balance - 251, 1));
 
     // a withdrawal, then the claim on L1 (once)
     let to = L1Address([0x77; 20]);
@@ -252,7 +304,7 @@ async fn devnet_end_to_end() {
 async fn kill_9_then_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (mut devnet, c) = start(dir.path(), port).await;
+    let (mut devnet, c) = start(dir.path(), port, "embedded").await;
     let acc = accounts(dir.path());
     let mut accepted = Vec::new();
     for n in 0..6u32 {
@@ -269,7 +321,7 @@ async fn kill_9_then_restart() {
     devnet.child.wait().unwrap();
     drop(devnet);
 
-    let (_devnet, c) = start(dir.path(), port).await;
+    let (_devnet, c) = start(dir.path(), port, "embedded").await;
     for h in &accepted {
         assert!(
             c.get_receipt(*h).await.unwrap().is_some(),

@@ -69,19 +69,27 @@ fn free_port() -> std::io::Result<u16> {
 impl Anvil {
     /// Starts anvil on 127.0.0.1 (automine: one block per transaction).
     pub fn spawn() -> Result<Self, AnvilError> {
+        Self::spawn_with_state(None)
+    }
+
+    /// Starts anvil on 127.0.0.1, loading its chain from `state` if that file exists and
+    /// writing the chain back to it every second (a devnet's L1 survives a restart; a kill
+    /// may lose the last second).
+    pub fn spawn_with_state(state: Option<&std::path::Path>) -> Result<Self, AnvilError> {
         let bin = binary()?;
         let port = free_port()?;
-        let child = Command::new(bin)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--silent",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+        let mut cmd = Command::new(bin);
+        cmd.args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--silent",
+        ]);
+        if let Some(path) = state {
+            cmd.arg("--state").arg(path).args(["--state-interval", "1"]);
+        }
+        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
         let url = format!("http://127.0.0.1:{port}");
         let anvil = Self { child, url };
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -237,6 +237,15 @@ impl EvmL1 {
         ))
     }
 
+    /// A rollup already deployed at `rollup`, used from the account of `key`.
+    pub fn at(url: &str, key: &str, rollup: Address) -> Result<Self, EvmError> {
+        Ok(Self {
+            provider: connect(url, key)?,
+            rollup,
+            url: url.to_string(),
+        })
+    }
+
     /// The same rollup, used from the account of `key`.
     pub fn with_key(&self, key: &str) -> Result<Self, EvmError> {
         Ok(Self {
@@ -457,5 +466,167 @@ impl EvmL1 {
     /// The latest block number.
     pub async fn block_number(&self) -> Result<u64, EvmError> {
         self.provider.get_block_number().await.map_err(node_err)
+    }
+}
+
+/// A `DepositQueued` event: the queue index, the depositor and what it deposited.
+#[derive(Debug, Clone, Copy)]
+pub struct QueuedDeposit {
+    /// Position in the priority queue.
+    pub index: u64,
+    /// The deposit (owner = the depositor).
+    pub deposit: ferry_circuits::ops::deposit::Deposit,
+    /// Block it was mined in.
+    pub block: u64,
+}
+
+impl EvmL1 {
+    /// Batches the contract has verified.
+    pub async fn batch_count(&self) -> Result<u64, EvmError> {
+        let r = self
+            .contract()
+            .batchCount()
+            .call()
+            .await
+            .map_err(node_err)?;
+        Ok(r.to::<u64>())
+    }
+
+    /// Deposits queued so far (processed or not).
+    pub async fn queue_length(&self) -> Result<u64, EvmError> {
+        let r = self
+            .contract()
+            .queueLength()
+            .call()
+            .await
+            .map_err(node_err)?;
+        Ok(r.to::<u64>())
+    }
+
+    /// Whether the rollup's code is at its address (an anvil restarted without its state
+    /// has none).
+    pub async fn is_deployed(&self) -> Result<bool, EvmError> {
+        let code = self
+            .provider
+            .get_code_at(self.rollup)
+            .await
+            .map_err(node_err)?;
+        Ok(!code.is_empty())
+    }
+
+    /// `DepositQueued` events mined in blocks `from_block..`.
+    pub async fn deposits_since(&self, from_block: u64) -> Result<Vec<QueuedDeposit>, EvmError> {
+        use alloy::sol_types::SolEvent;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(self.rollup)
+            .event_signature(FerryRollup::DepositQueued::SIGNATURE_HASH)
+            .from_block(from_block);
+        let logs = self.provider.get_logs(&filter).await.map_err(node_err)?;
+        let mut out = Vec::with_capacity(logs.len());
+        for log in logs {
+            let block = log.block_number.unwrap_or_default();
+            let ev = log
+                .log_decode::<FerryRollup::DepositQueued>()
+                .map_err(node_err)?
+                .inner
+                .data;
+            let coord = |v: U256| {
+                ferry_contracts::mirror::fr_of(&v.to_be_bytes())
+                    .ok_or_else(|| node_err("deposit key out of the field"))
+            };
+            out.push(QueuedDeposit {
+                index: ev.index.to::<u64>(),
+                deposit: ferry_circuits::ops::deposit::Deposit {
+                    pubkey: ferry_circuits::eddsa::PublicKey {
+                        x: coord(ev.pubkeyX)?,
+                        y: coord(ev.pubkeyY)?,
+                    },
+                    owner: L1Address(ev.depositor.0 .0),
+                    amount: ferry_circuits::ops::Amount(ev.amount),
+                },
+                block,
+            });
+        }
+        Ok(out)
+    }
+
+    /// anvil only: a provider that sends as `who` without its key (`anvil_impersonateAccount`),
+    /// with `who` topped up to at least `wei_needed` plus gas money.
+    async fn impersonate(
+        &self,
+        who: &L1Address,
+        wei_needed: u128,
+    ) -> Result<DynProvider, EvmError> {
+        let plain = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id()
+            .connect_http(self.url.parse().map_err(node_err)?)
+            .erased();
+        let addr = address(who);
+        let _: serde_json::Value = plain
+            .raw_request("anvil_impersonateAccount".into(), (addr,))
+            .await
+            .map_err(node_err)?;
+        let have = plain.get_balance(addr).await.map_err(node_err)?;
+        let want = U256::from(wei_needed) + U256::from(10u128.pow(18));
+        if have < want {
+            let _: serde_json::Value = plain
+                .raw_request("anvil_setBalance".into(), (addr, want))
+                .await
+                .map_err(node_err)?;
+        }
+        Ok(plain)
+    }
+
+    /// anvil only: gives the rollup contract `wei` (`anvil_setBalance`), the L1 backing of a
+    /// devnet's prefunded genesis accounts, which never went through `deposit`.
+    pub async fn back_genesis(&self, wei: u128) -> Result<(), EvmError> {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request("anvil_setBalance".into(), (self.rollup, U256::from(wei)))
+            .await
+            .map_err(node_err)?;
+        Ok(())
+    }
+
+    /// anvil only: `deposit(pubkey)` paid by `owner` itself (impersonated); returns the queue
+    /// index.
+    pub async fn deposit_as(
+        &self,
+        owner: &L1Address,
+        pubkey: [Word; 2],
+        wei: u128,
+    ) -> Result<u64, EvmError> {
+        use alloy::sol_types::SolEvent;
+        let p = self.impersonate(owner, wei).await?;
+        let c = FerryRollup::new(self.rollup, p);
+        let r = done(
+            c.deposit(u256(&pubkey[0]), u256(&pubkey[1]))
+                .from(address(owner))
+                .value(U256::from(wei))
+                .send()
+                .await,
+        )
+        .await?;
+        let index = r
+            .inner
+            .logs()
+            .iter()
+            .find(|l| l.topic0() == Some(&FerryRollup::DepositQueued::SIGNATURE_HASH))
+            .and_then(|l| l.log_decode::<FerryRollup::DepositQueued>().ok())
+            .map(|l| l.inner.data.index.to::<u64>())
+            .ok_or_else(|| node_err("no DepositQueued event"))?;
+        Ok(index)
+    }
+
+    /// anvil only: `claim()` sent by `who` itself (impersonated); returns the wei paid.
+    pub async fn claim_as(&self, who: &L1Address) -> Result<u128, EvmError> {
+        let owed = self.pending(who).await?;
+        let p = self.impersonate(who, 0).await?;
+        let c = FerryRollup::new(self.rollup, p);
+        done(c.claim().from(address(who)).send().await).await?;
+        Ok(owed)
     }
 }

@@ -6,4 +6,5 @@
 //!   claim, exodus, events; reverts decoded into the mirror's [`ferry_contracts::L1Error`].
 
 pub mod anvil;
+pub mod backend;
 pub mod evm;

@@ -1,0 +1,288 @@
+//! The L1 a node settles on: the embedded mirror of the contract (the default) or the
+//! Solidity contract on anvil. The sequencer is the only writer; everything else reads the
+//! [`L1View`] it publishes.
+
+use super::anvil::{Anvil, DEV_KEYS};
+use super::evm::EvmL1;
+use crate::storage::{Store, Writes, L1, META};
+use ferry_circuits::ops::deposit::Deposit;
+use ferry_circuits::ops::L1Address;
+use ferry_circuits::{CircuitParams, Fr};
+use ferry_contracts::mirror::{word_of, GWEI};
+use ferry_contracts::Mirror;
+use ferry_prover::Curve;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use tracing::info;
+
+/// Which L1 to run against.
+#[derive(Debug, Clone)]
+pub enum L1Config {
+    /// The Rust mirror of `FerryRollup.sol`, in process, persisted in the node's RocksDB.
+    Embedded {
+        /// Blocks a deposit may wait before exodus can be triggered.
+        exodus_delay: u64,
+    },
+    /// anvil from npm with the Solidity contracts deployed on first start; its chain is kept
+    /// in `state_file` across restarts.
+    Anvil {
+        /// Blocks a deposit may wait before exodus can be triggered.
+        exodus_delay: u64,
+        /// anvil's state file.
+        state_file: PathBuf,
+    },
+}
+
+/// The L1 as last seen by the sequencer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L1View {
+    /// `embedded` or `anvil`.
+    pub kind: String,
+    /// The EVM's JSON-RPC URL (anvil only).
+    pub url: Option<String>,
+    /// The rollup contract's address (anvil only).
+    pub rollup: Option<String>,
+    /// The verified state root, hex.
+    pub state_root: String,
+    /// Batches verified.
+    pub batch_count: u64,
+    /// Deposits queued (processed or not).
+    pub queue_len: u64,
+}
+
+/// The L1 behind a sequencer.
+#[derive(Debug)]
+pub enum L1Backend {
+    /// The mirror, and the deposits it queued (the mirror keeps only their commitments).
+    Embedded {
+        /// The contract's mirror (boxed: it holds a prepared verifying key).
+        mirror: Box<Mirror>,
+        /// Every deposit queued, by index.
+        deposits: Vec<Deposit>,
+    },
+    /// A deployed contract on anvil.
+    Evm {
+        /// The operator's connection (anvil's first development key).
+        l1: EvmL1,
+        /// The anvil process (stopped when dropped).
+        anvil: Anvil,
+        /// First block not yet scanned for deposits.
+        scan_from: u64,
+    },
+}
+
+const ROLLUP_KEY: &str = "evm_rollup";
+
+fn hex_word(w: &[u8; 32]) -> String {
+    format!("0x{}", hex::encode(w))
+}
+
+impl L1Backend {
+    /// Opens the L1 of a node: restores the mirror from `store`, or starts anvil and deploys
+    /// the contracts on first start (the address is kept in `store`), giving the contract
+    /// `genesis_wei` to back the genesis balances. `deposits` are those the node already knows.
+    pub async fn open(
+        cfg: &L1Config,
+        store: &Store,
+        vk: &ark_groth16::VerifyingKey<Curve>,
+        params: CircuitParams,
+        genesis_root: Fr,
+        genesis_wei: u128,
+        deposits: &[Deposit],
+    ) -> Result<Self, String> {
+        match cfg {
+            L1Config::Embedded { exodus_delay } => {
+                let mirror = match store.get(L1, &"mirror").map_err(|e| e.to_string())? {
+                    Some(s) => Mirror::restore(vk, s),
+                    None => Mirror::new(vk, params, genesis_root, *exodus_delay),
+                };
+                Ok(Self::Embedded {
+                    mirror: Box::new(mirror),
+                    deposits: deposits.to_vec(),
+                })
+            }
+            L1Config::Anvil {
+                exodus_delay,
+                state_file,
+            } => {
+                let anvil = tokio::task::spawn_blocking({
+                    let state = state_file.clone();
+                    move || Anvil::spawn_with_state(Some(&state))
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+                let known: Option<String> = store
+                    .get(META, &ROLLUP_KEY)
+                    .map_err(|e| e.to_string())?
+                    .and_then(|v: serde_json::Value| v.as_str().map(str::to_string));
+                let l1 = match known {
+                    Some(addr) => {
+                        let rollup = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+                        let l1 = EvmL1::at(&anvil.url, DEV_KEYS[0], rollup)
+                            .map_err(|e| e.to_string())?;
+                        if !l1.is_deployed().await.map_err(|e| e.to_string())? {
+                            return Err(format!(
+                                "anvil's state {} does not hold the rollup at {addr}: \
+                                 the L1 was lost; start on a fresh data directory",
+                                state_file.display()
+                            ));
+                        }
+                        info!(url = %anvil.url, rollup = %addr, "anvil restarted from its state file");
+                        l1
+                    }
+                    None => {
+                        let (l1, gas) = EvmL1::deploy(
+                            &anvil.url,
+                            DEV_KEYS[0],
+                            vk,
+                            params,
+                            word_of(&genesis_root),
+                            *exodus_delay,
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?;
+                        l1.back_genesis(genesis_wei)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let mut w = store.batch();
+                        w.put(
+                            META,
+                            &ROLLUP_KEY,
+                            &serde_json::json!(format!("{:#x}", l1.rollup)),
+                        );
+                        w.commit().map_err(|e| e.to_string())?;
+                        info!(url = %anvil.url, rollup = %format!("{:#x}", l1.rollup), rollup_gas = gas.rollup, verifier_gas = gas.verifier, "contracts deployed on anvil");
+                        l1
+                    }
+                };
+                Ok(Self::Evm {
+                    l1,
+                    anvil,
+                    scan_from: 0,
+                })
+            }
+        }
+    }
+
+    /// Adds what must survive a restart to a write batch (the mirror's state).
+    pub fn persist(&self, w: &mut Writes<'_>) {
+        if let Self::Embedded { mirror, .. } = self {
+            w.put(L1, &"mirror", &mirror.state);
+        }
+    }
+
+    /// Queues a deposit on L1, paid by `d.owner` (devnet helper); returns its queue index.
+    pub async fn deposit(&mut self, d: &Deposit) -> Result<u64, String> {
+        let pk = [word_of(&d.pubkey.x), word_of(&d.pubkey.y)];
+        let wei = u128::from(d.amount.0) * GWEI;
+        match self {
+            Self::Embedded { mirror, deposits } => {
+                let index = mirror
+                    .deposit(d.owner, wei, pk)
+                    .map_err(|e| e.to_string())?;
+                deposits.push(*d);
+                Ok(index)
+            }
+            Self::Evm { l1, .. } => l1
+                .deposit_as(&d.owner, pk, wei)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Deposits queued on L1 from index `known` on, in queue order (on anvil: anyone's
+    /// `deposit` calls, read from `DepositQueued` events).
+    pub async fn deposits_from(&mut self, known: u64) -> Result<Vec<Deposit>, String> {
+        match self {
+            Self::Embedded { deposits, .. } => {
+                Ok(deposits.get(known as usize..).unwrap_or_default().to_vec())
+            }
+            Self::Evm { l1, scan_from, .. } => {
+                let mut events = l1
+                    .deposits_since(*scan_from)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                events.sort_by_key(|e| e.index);
+                let mut out = Vec::new();
+                for e in events {
+                    *scan_from = (*scan_from).max(e.block);
+                    if e.index < known {
+                        continue;
+                    }
+                    if e.index != known + out.len() as u64 {
+                        return Err(format!(
+                            "deposit {} is missing from the L1 events",
+                            known + out.len() as u64
+                        ));
+                    }
+                    out.push(e.deposit);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// `submitBatch(newRoot, pubdata, proof)`.
+    pub async fn submit_batch(
+        &mut self,
+        new_root: [u8; 32],
+        pubdata: &[u8],
+        proof: &[[u8; 32]; 8],
+    ) -> Result<(), String> {
+        match self {
+            Self::Embedded { mirror, .. } => mirror
+                .submit_batch(new_root, pubdata, proof)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Self::Evm { l1, .. } => l1
+                .submit_batch(new_root, pubdata, proof)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// `claim()` sent by `who` (devnet helper); returns the wei paid.
+    pub async fn claim(&mut self, who: L1Address) -> Result<u128, String> {
+        match self {
+            Self::Embedded { mirror, .. } => mirror.claim(who).map_err(|e| e.to_string()),
+            Self::Evm { l1, .. } => l1.claim_as(&who).await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Wei credited to `who` and not yet claimed.
+    pub async fn pending(&self, who: L1Address) -> Result<u128, String> {
+        match self {
+            Self::Embedded { mirror, .. } => {
+                Ok(mirror.state.pending.get(&who).copied().unwrap_or(0))
+            }
+            Self::Evm { l1, .. } => l1.pending(&who).await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The L1 as it is now.
+    pub async fn view(&self) -> Result<L1View, String> {
+        match self {
+            Self::Embedded { mirror, .. } => Ok(L1View {
+                kind: "embedded".into(),
+                url: None,
+                rollup: None,
+                state_root: hex_word(&mirror.state.state_root),
+                batch_count: mirror.state.batch_count,
+                queue_len: mirror.state.queue.len() as u64,
+            }),
+            Self::Evm { l1, anvil, .. } => {
+                let e = |e: super::evm::EvmError| e.to_string();
+                Ok(L1View {
+                    kind: "anvil".into(),
+                    url: Some(anvil.url.clone()),
+                    rollup: Some(format!("{:#x}", l1.rollup)),
+                    state_root: hex_word(&l1.state_root().await.map_err(e)?),
+                    batch_count: l1.batch_count().await.map_err(e)?,
+                    queue_len: l1.queue_length().await.map_err(e)?,
+                })
+            }
+        }
+    }
+}
