@@ -16,9 +16,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Options of `ferry devnet`.
-#[derive(Debug, Args, Clone)]
+/// Options of `ferry devnet`. Each can also be set in a TOML file (`--config`), under the
+/// same name with `_` or `-`; a flag on the command line wins over the file.
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
 pub struct DevnetArgs {
+    /// TOML file of settings (the flags' names as keys); flags override it.
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
     /// Data directory (RocksDB, accounts file).
     #[arg(long, default_value = ".ferry/devnet")]
     pub data_dir: PathBuf,
@@ -28,6 +33,9 @@ pub struct DevnetArgs {
     /// JSON-RPC address (HTTP and WebSocket).
     #[arg(long, default_value = "127.0.0.1:8547")]
     pub rpc: std::net::SocketAddr,
+    /// Prometheus metrics address (`GET /metrics`).
+    #[arg(long, default_value = "127.0.0.1:9547")]
+    pub metrics: std::net::SocketAddr,
     /// Account tree depth: 4^depth accounts.
     #[arg(long, default_value_t = 12)]
     pub depth: usize,
@@ -114,6 +122,39 @@ pub fn test_accounts(args: &DevnetArgs) -> Vec<TestAccount> {
         .collect()
 }
 
+/// Applies the TOML file of `args.config` under the flags: a key in the file replaces the
+/// default; a flag given on the command line replaces both. Unknown keys are an error.
+pub fn with_config(args: DevnetArgs, matches: &clap::ArgMatches) -> Result<DevnetArgs> {
+    let Some(path) = args.config.clone() else {
+        return Ok(args);
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut merged = serde_json::to_value(&args)?;
+    let fields = merged.as_object_mut().expect("a struct");
+    for (key, value) in table {
+        let name = key.replace('-', "_");
+        if !fields.contains_key(&name) {
+            let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "{}: unknown setting `{key}` (known: {})",
+                path.display(),
+                known.join(", ")
+            );
+        }
+        if matches.value_source(&name) == Some(clap::parser::ValueSource::CommandLine) {
+            continue;
+        }
+        fields.insert(name, serde_json::to_value(value)?);
+    }
+    let mut out: DevnetArgs = serde_json::from_value(merged)
+        .with_context(|| format!("a setting in {} has the wrong type", path.display()))?;
+    out.config = Some(path);
+    Ok(out)
+}
+
 /// Runs the devnet until Ctrl-C.
 pub async fn run(args: DevnetArgs) -> Result<()> {
     let params = CircuitParams {
@@ -173,8 +214,19 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
             state_file: args.data_dir.join("anvil-state.json"),
         },
     };
-    let (handle, _join) =
-        crate::node::start(&args.data_dir.join("db"), cfg, &genesis, Arc::new(keys), l1).await?;
+    let keys = Arc::new(keys);
+    let metrics = crate::metrics::Metrics::new();
+    let (handle, _join) = crate::node::start(
+        &args.data_dir.join("db"),
+        cfg,
+        &genesis,
+        keys.clone(),
+        l1,
+        crate::sequencer::Prover::Local(keys),
+        metrics.clone(),
+    )
+    .await?;
+    let metrics_addr = crate::metrics::serve(args.metrics, metrics).await?;
     let l1_view = handle.l1.borrow().clone();
     let (addr, server) = crate::rpc::serve(args.rpc, handle).await?;
 
@@ -190,6 +242,7 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     println!("  circuit       depth {} ({} accounts), per batch: {} deposit, {} transfer, {} withdrawal slots", params.depth, params.capacity(), params.deposits, params.transfers, params.withdrawals);
     println!("  chain id      {}", params.chain_id);
     println!("  JSON-RPC      http://{addr} (WebSocket ws://{addr})");
+    println!("  metrics       http://{metrics_addr}/metrics (Prometheus)");
     println!("  data          {}", args.data_dir.display());
     println!(
         "  test accounts {} (keys in {}; devnet only)",
@@ -213,4 +266,54 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     tokio::signal::ctrl_c().await?;
     server.stop()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        devnet: DevnetArgs,
+    }
+
+    fn parse(file: &str, flags: &[&str]) -> Result<DevnetArgs> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(&path, file)?;
+        let mut argv = vec![
+            "ferry".to_string(),
+            "--config".into(),
+            path.display().to_string(),
+        ];
+        argv.extend(flags.iter().map(|s| s.to_string()));
+        let matches = Cli::command().try_get_matches_from(argv)?;
+        let cli = Cli::from_arg_matches(&matches)?;
+        with_config(cli.devnet, &matches)
+    }
+
+    #[test]
+    fn file_over_defaults_and_flags_over_file() {
+        let a = parse(
+            "depth = 3\nbatch-timeout-ms = 50\nrpc = \"127.0.0.1:9999\"\nl1 = \"anvil\"\n",
+            &["--depth", "5"],
+        )
+        .unwrap();
+        assert_eq!(a.depth, 5, "the flag wins");
+        assert_eq!(a.batch_timeout_ms, 50, "the file replaces the default");
+        assert_eq!(a.rpc, "127.0.0.1:9999".parse().unwrap());
+        assert_eq!(a.l1, L1Kind::Anvil);
+        assert_eq!(a.transfers, 4, "untouched: the default");
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_errors() {
+        let e = parse("detph = 3\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("unknown setting `detph`"), "{e}");
+        let e = parse("depth = \"deep\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("wrong type"), "{e}");
+        assert!(parse("depth = [\n", &[]).is_err(), "malformed TOML");
+    }
 }

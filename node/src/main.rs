@@ -4,7 +4,7 @@
 mod bench;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use ferry_circuits::{circuit::constraint_report, CircuitParams};
 
 /// Ferry: a ZK-rollup node (Groth16 over BN254, Poseidon account tree).
@@ -233,13 +233,18 @@ fn init_logs() {
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
     match cli.command {
         Command::Circuit(CircuitCommand::Report(args)) => report(&args),
         Command::Bench(BenchCommand::Prover(args)) => bench::prover(&args),
         Command::Keys(args) => keys(&args),
         Command::L1(L1Command::GasReport(args)) => gas_report(&args),
         Command::Devnet(args) => {
+            let sub = matches
+                .subcommand_matches("devnet")
+                .expect("the devnet subcommand");
+            let args = ferry_node::devnet::with_config(args, sub)?;
             init_logs();
             tokio::runtime::Runtime::new()?.block_on(ferry_node::devnet::run(args))
         }

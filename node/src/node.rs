@@ -3,7 +3,8 @@
 //! recovers the mempool and the batches still to prove.
 
 use crate::l1::backend::{L1Backend, L1Config};
-use crate::sequencer::{Sequencer, SequencerConfig, SequencerHandle};
+use crate::metrics::Metrics;
+use crate::sequencer::{Prover, Sequencer, SequencerConfig, SequencerHandle};
 use crate::storage::{BatchStatus, Store, StoreError, ACCOUNTS, BATCHES, MEMPOOL, META, TXS};
 use crate::tx::{L2Tx, TxHash, TxStatus};
 use ferry_circuits::batch::BatchWitness;
@@ -63,6 +64,8 @@ pub async fn start(
     genesis: &[(AccountId, Account)],
     keys: Arc<Keys>,
     l1: L1Config,
+    prover: Prover,
+    metrics: Arc<Metrics>,
 ) -> Result<Started, StartError> {
     let store = Arc::new(Store::open(dir)?);
     let params = cfg.params;
@@ -196,7 +199,8 @@ pub async fn start(
         deposits,
         unproven,
     };
-    let (handle, join) = Sequencer::spawn(cfg, state, store, l1, l1_view, keys, recovered);
+    let (handle, join) =
+        Sequencer::spawn(cfg, state, store, l1, l1_view, prover, recovered, metrics);
     Ok((handle, join))
 }
 

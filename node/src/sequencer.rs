@@ -10,19 +10,20 @@
 //! ```
 
 use crate::l1::backend::{L1Backend, L1View};
+use crate::metrics::Metrics;
 use crate::storage::{
     BatchStatus, Store, StoreError, StoredBatch, ACCOUNTS, BATCHES, MEMPOOL, META, TXS,
 };
-use crate::tx::{now_ms, L2Tx, TxHash, TxRecord, TxStatus};
+use crate::tx::{now_ms, L2Tx, TxHash, TxRecord, TxStatus, VerifiedTx};
 use ferry_circuits::batch::BatchWitness;
 use ferry_circuits::eddsa::PublicKey;
 use ferry_circuits::ops::deposit::Deposit;
-use ferry_circuits::ops::{AccountId, TxError};
+use ferry_circuits::ops::{Account, AccountId, TxError};
 use ferry_circuits::{BatchBuilder, BatchError, CircuitParams, State};
 use ferry_contracts::evm::proof_words;
 use ferry_contracts::mirror::word_of;
 use ferry_prover::keys::Keys;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -89,12 +90,31 @@ pub enum SubmitError {
 }
 
 enum Command {
-    Submit(L2Tx, oneshot::Sender<Result<TxHash, SubmitError>>),
+    Submit(Box<Incoming>, Reply),
     Deposit(Deposit, oneshot::Sender<Result<u64, String>>),
     Claim(
         ferry_circuits::ops::L1Address,
         oneshot::Sender<Result<u128, String>>,
     ),
+}
+
+type Reply = oneshot::Sender<Result<TxHash, SubmitError>>;
+
+/// A transaction whose signature the submitter's task already checked.
+struct Incoming {
+    hash: TxHash,
+    tx: L2Tx,
+    verified: VerifiedTx,
+}
+
+/// Who proves sealed batches.
+#[derive(Debug, Clone)]
+pub enum Prover {
+    /// Groth16 in this process, one batch at a time.
+    Local(Arc<Keys>),
+    /// `ferry bench sequencer` only: witnesses are dropped and batches stay sealed, to
+    /// measure execution and persistence alone.
+    Discard,
 }
 
 /// A cheap, cloneable handle to the sequencer.
@@ -109,6 +129,8 @@ pub struct SequencerHandle {
     pub params: CircuitParams,
     /// The L1 as the sequencer last saw it.
     pub l1: tokio::sync::watch::Receiver<L1View>,
+    /// Counters and gauges.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Command {
@@ -118,11 +140,32 @@ impl std::fmt::Debug for Command {
 }
 
 impl SequencerHandle {
-    /// Validates and queues a transaction.
+    /// Checks the signature (here, on the caller's task, so that submissions verify in
+    /// parallel), then has the sequencer validate and queue the transaction.
     pub async fn submit(&self, tx: L2Tx) -> Result<TxHash, SubmitError> {
+        let r = self.submit_inner(tx).await;
+        if r.is_err() {
+            Metrics::add(&self.metrics.txs_refused, 1);
+        }
+        r
+    }
+
+    async fn submit_inner(&self, tx: L2Tx) -> Result<TxHash, SubmitError> {
+        let chain = self.params.chain_id;
+        // an account's key never changes once it exists: the stored one is final
+        let sender: Account = self
+            .store
+            .get(ACCOUNTS, &tx.from())
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+            .ok_or(TxError::UnknownAccount(tx.from()))?;
+        let verified = tx.verify(chain, &sender.pubkey)?;
+        let hash = tx.hash(chain);
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Command::Submit(tx, reply))
+            .send(Command::Submit(
+                Box::new(Incoming { hash, tx, verified }),
+                reply,
+            ))
             .await
             .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
         rx.await
@@ -154,7 +197,12 @@ struct Pending {
     seq: u64,
     hash: TxHash,
     tx: L2Tx,
+    verified: VerifiedTx,
+    received_at_ms: u64,
 }
+
+/// Most submissions validated together and persisted in one write (group commit).
+const GROUP: usize = 4096;
 
 /// The sequencer actor (see the module docs).
 pub struct Sequencer {
@@ -164,6 +212,10 @@ pub struct Sequencer {
     l1: L1Backend,
     l1_view: tokio::sync::watch::Sender<L1View>,
     mempool: VecDeque<Pending>,
+    /// Per sender: pending transactions and their total debit.
+    pending: HashMap<AccountId, (u32, u64)>,
+    /// Hashes in the mempool.
+    known: HashSet<TxHash>,
     next_seq: u64,
     next_batch: u64,
     deposit_cursor: u64,
@@ -174,6 +226,7 @@ pub struct Sequencer {
     prove_tx: mpsc::Sender<(u64, BatchWitness)>,
     proof_rx: mpsc::Receiver<(u64, Result<ferry_prover::Proof, String>)>,
     events: tokio::sync::broadcast::Sender<StoredBatch>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Sequencer {
@@ -191,47 +244,59 @@ fn hex_root(x: &ferry_circuits::Fr) -> String {
     format!("0x{}", hex::encode(word_of(x)))
 }
 
+fn spawn_prover(
+    prover: Prover,
+    mut prove_rx: mpsc::Receiver<(u64, BatchWitness)>,
+    proof_tx: mpsc::Sender<(u64, Result<ferry_prover::Proof, String>)>,
+    metrics: Arc<Metrics>,
+) {
+    tokio::spawn(async move {
+        while let Some((n, w)) = prove_rx.recv().await {
+            let Prover::Local(keys) = &prover else {
+                Metrics::add(&metrics.proving_queue, u64::MAX); // wrapping -1
+                continue;
+            };
+            let k = keys.clone();
+            let m = metrics.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                let mut rng = rand::thread_rng();
+                let started = std::time::Instant::now();
+                let p = ferry_prover::prove(&k, &w, &mut rng).map_err(|e| e.to_string())?;
+                if !ferry_prover::verify(&k, &w.public_inputs(), &p) {
+                    return Err("the proof does not verify".to_string());
+                }
+                let took = started.elapsed();
+                Metrics::add(&m.prove_micros, took.as_micros() as u64);
+                info!(batch = n, secs = took.as_secs_f64(), "batch proven");
+                Ok(p)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            if proof_tx.send((n, res)).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
 impl Sequencer {
     /// Builds the sequencer on a state that matches the store (see [`crate::node`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn spawn(
         cfg: SequencerConfig,
         state: State,
         store: Arc<Store>,
         l1: L1Backend,
         l1_view: L1View,
-        keys: Arc<Keys>,
+        prover: Prover,
         recovered: crate::node::Recovered,
+        metrics: Arc<Metrics>,
     ) -> (SequencerHandle, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(1024);
-        let (prove_tx, mut prove_rx) = mpsc::channel::<(u64, BatchWitness)>(cfg.proving_queue);
+        let (tx, rx) = mpsc::channel(GROUP);
+        let (prove_tx, prove_rx) = mpsc::channel::<(u64, BatchWitness)>(cfg.proving_queue);
         let (proof_tx, proof_rx) = mpsc::channel(cfg.proving_queue + 1);
-        let (events, _) = tokio::sync::broadcast::channel(64);
-        // the prover: one batch at a time, in order
-        let prover_keys = keys.clone();
-        tokio::spawn(async move {
-            while let Some((n, w)) = prove_rx.recv().await {
-                let k = prover_keys.clone();
-                let res = tokio::task::spawn_blocking(move || {
-                    let mut rng = rand::thread_rng();
-                    let started = std::time::Instant::now();
-                    let p = ferry_prover::prove(&k, &w, &mut rng).map_err(|e| e.to_string())?;
-                    if !ferry_prover::verify(&k, &w.public_inputs(), &p) {
-                        return Err("the proof does not verify".to_string());
-                    }
-                    info!(
-                        batch = n,
-                        secs = started.elapsed().as_secs_f64(),
-                        "batch proven"
-                    );
-                    Ok(p)
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-                if proof_tx.send((n, res)).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let (events, _) = tokio::sync::broadcast::channel(1024);
+        spawn_prover(prover, prove_rx, proof_tx, metrics.clone());
         let mut by_pubkey = HashMap::new();
         let mut next_free = 0;
         for (id, a) in state.accounts() {
@@ -245,18 +310,18 @@ impl Sequencer {
             events: events.clone(),
             params: cfg.params,
             l1: l1_rx,
+            metrics: metrics.clone(),
         };
-        let seq = Self {
+        let chain = cfg.params.chain_id;
+        let mut seq = Self {
             cfg,
             state,
             store,
             l1,
             l1_view,
-            mempool: recovered
-                .mempool
-                .into_iter()
-                .map(|(seq, hash, tx)| Pending { seq, hash, tx })
-                .collect(),
+            mempool: VecDeque::new(),
+            pending: HashMap::new(),
+            known: HashSet::new(),
             next_seq: recovered.next_seq,
             next_batch: recovered.next_batch,
             deposit_cursor: recovered.deposit_cursor,
@@ -267,11 +332,32 @@ impl Sequencer {
             prove_tx,
             proof_rx,
             events,
+            metrics,
         };
+        for (n, hash, tx) in recovered.mempool {
+            let signer = seq.state.account(tx.from()).map(|a| a.pubkey);
+            match signer
+                .ok_or(TxError::UnknownAccount(tx.from()))
+                .and_then(|pk| tx.verify(chain, &pk))
+            {
+                Ok(verified) => seq.push_pending(Pending {
+                    seq: n,
+                    hash,
+                    tx,
+                    verified,
+                    received_at_ms: now_ms(),
+                }),
+                Err(e) => {
+                    warn!(tx = %hash, error = %e, "stored pending transaction no longer verifies")
+                }
+            }
+        }
+        Metrics::set(&seq.metrics.mempool, seq.mempool.len() as u64);
         let unproven = recovered.unproven;
         let join = tokio::spawn(async move {
             for (n, w) in unproven {
                 info!(batch = n, "re-queueing unproven batch after restart");
+                Metrics::add(&seq.metrics.proving_queue, 1);
                 if seq.prove_tx.send((n, w)).await.is_err() {
                     return;
                 }
@@ -288,21 +374,28 @@ impl Sequencer {
             tokio::select! {
                 cmd = self.rx.recv() => match cmd {
                     None => return,
-                    Some(Command::Submit(tx, reply)) => {
-                        let r = self.accept(tx);
-                        let _ = reply.send(r);
-                        if self.mempool.len() >= self.cfg.params.transfers {
-                            self.seal_if_possible();
+                    Some(Command::Submit(first, reply)) => {
+                        // group commit: everything already queued is validated and
+                        // persisted in one write
+                        let mut group = vec![(first, reply)];
+                        let mut other = None;
+                        while group.len() < GROUP {
+                            match self.rx.try_recv() {
+                                Ok(Command::Submit(i, r)) => group.push((i, r)),
+                                Ok(cmd) => {
+                                    other = Some(cmd);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        self.accept_group(group);
+                        while self.mempool.len() >= self.cfg.params.transfers && self.seal_if_possible() {}
+                        if let Some(cmd) = other {
+                            self.other(cmd).await;
                         }
                     }
-                    Some(Command::Deposit(d, reply)) => {
-                        let r = self.l1_deposit(d).await;
-                        let _ = reply.send(r);
-                    }
-                    Some(Command::Claim(who, reply)) => {
-                        let r = self.l1_claim(who).await;
-                        let _ = reply.send(r);
-                    }
+                    Some(cmd) => self.other(cmd).await,
                 },
                 _ = tick.tick() => {
                     if let Err(e) = self.sync_l1().await {
@@ -311,6 +404,7 @@ impl Sequencer {
                     self.seal_if_possible();
                 }
                 Some((n, res)) = self.proof_rx.recv() => {
+                    Metrics::add(&self.metrics.proving_queue, u64::MAX); // wrapping -1
                     if let Err(e) = self.on_proof(n, res).await {
                         warn!(batch = n, error = %e, "could not finish batch");
                     }
@@ -319,18 +413,50 @@ impl Sequencer {
         }
     }
 
-    fn pending_of(&self, id: AccountId) -> (u32, u64) {
-        self.mempool
-            .iter()
-            .filter(|p| p.tx.from() == id)
-            .fold((0, 0), |(n, d), p| (n + 1, d.saturating_add(p.tx.debit())))
+    async fn other(&mut self, cmd: Command) {
+        match cmd {
+            Command::Submit(i, r) => self.accept_group(vec![(i, r)]),
+            Command::Deposit(d, reply) => {
+                let r = self.l1_deposit(d).await;
+                let _ = reply.send(r);
+            }
+            Command::Claim(who, reply) => {
+                let r = self.l1_claim(who).await;
+                let _ = reply.send(r);
+            }
+        }
     }
 
-    fn accept(&mut self, tx: L2Tx) -> Result<TxHash, SubmitError> {
-        let chain = self.cfg.params.chain_id;
-        let hash = tx.hash(chain);
-        if self.store.get(TXS, &hash).ok().flatten().is_some() {
-            return Err(SubmitError::Known(hash));
+    fn push_pending(&mut self, p: Pending) {
+        let e = self.pending.entry(p.tx.from()).or_default();
+        e.0 += 1;
+        e.1 = e.1.saturating_add(p.tx.debit());
+        self.known.insert(p.hash);
+        self.mempool.push_back(p);
+    }
+
+    fn forget_pending(&mut self, p: &Pending) {
+        if let Some(e) = self.pending.get_mut(&p.tx.from()) {
+            e.0 -= 1;
+            e.1 = e.1.saturating_sub(p.tx.debit());
+            if e.0 == 0 {
+                self.pending.remove(&p.tx.from());
+            }
+        }
+        self.known.remove(&p.hash);
+    }
+
+    /// Validates a transaction against the state and the mempool ahead of it.
+    fn check(&self, inc: &Incoming) -> Result<(), SubmitError> {
+        let tx = &inc.tx;
+        if self.known.contains(&inc.hash)
+            || self
+                .store
+                .get(TXS, &inc.hash)
+                .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+                .is_some()
+        {
+            return Err(SubmitError::Known(inc.hash));
         }
         if self.mempool.len() >= self.cfg.mempool_limit {
             return Err(SubmitError::MempoolFull(self.mempool.len()));
@@ -342,16 +468,19 @@ impl Sequencer {
             });
         }
         let sender = self.state.existing(tx.from())?;
-        match &tx {
-            L2Tx::Transfer(t) => {
-                self.state.existing(t.tx.to)?;
-                t.clone().verify(chain, &sender.pubkey)?;
+        let signer = match &inc.verified {
+            VerifiedTx::Transfer(t) => {
+                self.state.existing(t.tx().to)?;
+                t.signer()
             }
-            L2Tx::Withdraw(w) => {
-                w.clone().verify(chain, &sender.pubkey)?;
-            }
+            VerifiedTx::Withdraw(w) => w.signer(),
+        };
+        if *signer != sender.pubkey {
+            return Err(
+                TxError::BadSignature(ferry_circuits::eddsa::SignatureError::Invalid).into(),
+            );
         }
-        let (count, debits) = self.pending_of(tx.from());
+        let (count, debits) = self.pending.get(&tx.from()).copied().unwrap_or_default();
         let expected = sender.nonce + count;
         if tx.nonce() != expected {
             return Err(SubmitError::Nonce {
@@ -366,22 +495,72 @@ impl Sequencer {
                 needed: tx.debit(),
             });
         }
-        let record = TxRecord {
-            hash,
-            tx: tx.clone(),
-            status: TxStatus::Pending,
-            received_at_ms: now_ms(),
-        };
-        let seq = self.next_seq;
-        let mut w = self.store.batch();
-        w.put(TXS, &hash, &record);
-        w.put(MEMPOOL, &seq, &tx);
-        w.put(META, &"next_seq", &serde_json::json!(seq + 1));
-        w.commit()
-            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
-        self.next_seq += 1;
-        self.mempool.push_back(Pending { seq, hash, tx });
-        Ok(hash)
+        Ok(())
+    }
+
+    /// Validates each submission in order, persists the accepted ones in one write, then
+    /// answers every submitter.
+    fn accept_group(&mut self, group: Vec<(Box<Incoming>, Reply)>) {
+        let first_new = self.mempool.len();
+        let mut answers = Vec::with_capacity(group.len());
+        let store = self.store.clone();
+        let mut w = store.batch();
+        for (inc, reply) in group {
+            match self.check(&inc) {
+                Ok(()) => {
+                    let seq = self.next_seq;
+                    self.next_seq += 1;
+                    let received_at_ms = now_ms();
+                    let record = TxRecord {
+                        hash: inc.hash,
+                        tx: inc.tx.clone(),
+                        status: TxStatus::Pending,
+                        received_at_ms,
+                    };
+                    w.put(TXS, &inc.hash, &record);
+                    w.put(MEMPOOL, &seq, &inc.tx);
+                    answers.push((reply, Ok(inc.hash)));
+                    let Incoming { hash, tx, verified } = *inc;
+                    self.push_pending(Pending {
+                        seq,
+                        hash,
+                        tx,
+                        verified,
+                        received_at_ms,
+                    });
+                }
+                Err(e) => answers.push((reply, Err(e))),
+            }
+        }
+        let added = self.mempool.len() - first_new;
+        if added > 0 {
+            w.put(META, &"next_seq", &serde_json::json!(self.next_seq));
+            if let Err(e) = w.commit() {
+                // nothing was written: forget the group
+                for p in self.mempool.split_off(first_new) {
+                    self.forget_pending(&p);
+                }
+                self.next_seq -= added as u64;
+                for (reply, r) in &mut answers {
+                    let _ = reply;
+                    if r.is_ok() {
+                        *r = Err(SubmitError::Unavailable(e.to_string()));
+                    }
+                }
+            }
+        }
+        for (reply, r) in answers {
+            Metrics::add(
+                if r.is_ok() {
+                    &self.metrics.txs_accepted
+                } else {
+                    &self.metrics.txs_refused
+                },
+                1,
+            );
+            let _ = reply.send(r);
+        }
+        Metrics::set(&self.metrics.mempool, self.mempool.len() as u64);
     }
 
     async fn l1_deposit(&mut self, d: Deposit) -> Result<u64, String> {
@@ -432,21 +611,33 @@ impl Sequencer {
         }
     }
 
-    fn seal_if_possible(&mut self) {
+    /// Seals a batch if there is anything to seal and the proving pipeline has room;
+    /// returns whether it did.
+    fn seal_if_possible(&mut self) -> bool {
         let queued = self.deposits.len() as u64;
         if self.mempool.is_empty() && self.deposit_cursor >= queued {
-            return;
+            return false;
         }
         let permit = match self.prove_tx.clone().try_reserve_owned() {
             Ok(p) => p,
-            Err(_) => return, // proving is behind: keep transactions pending (back-pressure)
+            Err(_) => return false, // proving is behind: keep transactions pending (back-pressure)
         };
+        let started = std::time::Instant::now();
         match self.seal(queued) {
             Ok(Some((n, w))) => {
+                Metrics::add(
+                    &self.metrics.seal_micros,
+                    started.elapsed().as_micros() as u64,
+                );
+                Metrics::add(&self.metrics.proving_queue, 1);
                 permit.send((n, w));
+                true
             }
-            Ok(None) => {}
-            Err(e) => warn!(error = %e, "sealing failed"),
+            Ok(None) => false,
+            Err(e) => {
+                warn!(error = %e, "sealing failed");
+                false
+            }
         }
     }
 
@@ -476,17 +667,16 @@ impl Sequencer {
             touched.push(id);
             deposits.push((idx, id, d));
         }
-        let mut included = Vec::new();
-        let mut rejected = Vec::new();
+        // the mempool's head, in arrival order, until the batch is full
+        let mut outcome: Vec<Result<(), String>> = Vec::new();
         for p in &self.mempool {
-            let res = p.tx.apply(&mut b, params.chain_id);
-            match res {
-                Ok(()) => included.push(p.seq),
+            match p.verified.apply(&mut b) {
+                Ok(()) => outcome.push(Ok(())),
                 Err(BatchError::Full { .. }) | Err(BatchError::OutOfOrder { .. }) => break,
-                Err(e) => rejected.push((p.seq, e.to_string())),
+                Err(e) => outcome.push(Err(e.to_string())),
             }
         }
-        if deposits.is_empty() && included.is_empty() && rejected.is_empty() {
+        if deposits.is_empty() && outcome.is_empty() {
             return Ok(None);
         }
         let sealed = match b.seal() {
@@ -496,39 +686,41 @@ impl Sequencer {
                 return Ok(None);
             }
         };
-        for p in self.mempool.iter().filter(|p| included.contains(&p.seq)) {
-            touched.push(p.tx.from());
-            if let L2Tx::Transfer(t) = &p.tx {
-                touched.push(t.tx.to);
-            }
-        }
         let mut w = self.store.batch();
+        let mut txs = Vec::new();
+        let mut rejected = 0;
+        for (p, r) in self.mempool.iter().zip(&outcome) {
+            let status = match r {
+                Ok(()) => {
+                    touched.push(p.tx.from());
+                    if let L2Tx::Transfer(t) = &p.tx {
+                        touched.push(t.tx.to);
+                    }
+                    txs.push(p.hash);
+                    TxStatus::Sealed { batch: number }
+                }
+                Err(reason) => {
+                    rejected += 1;
+                    TxStatus::Rejected {
+                        reason: reason.clone(),
+                    }
+                }
+            };
+            let rec = TxRecord {
+                hash: p.hash,
+                tx: p.tx.clone(),
+                status,
+                received_at_ms: p.received_at_ms,
+            };
+            w.put(TXS, &p.hash, &rec);
+            w.delete(MEMPOOL, &p.seq);
+        }
+        touched.sort_unstable();
+        touched.dedup();
         for id in &touched {
             if let Some(a) = self.state.account(*id) {
                 w.put(ACCOUNTS, id, a);
             }
-        }
-        let mut txs = Vec::new();
-        for p in &self.mempool {
-            let status = if included.contains(&p.seq) {
-                TxStatus::Sealed { batch: number }
-            } else if let Some((_, reason)) = rejected.iter().find(|(s, _)| *s == p.seq) {
-                TxStatus::Rejected {
-                    reason: reason.clone(),
-                }
-            } else {
-                continue;
-            };
-            if included.contains(&p.seq) {
-                txs.push(p.hash);
-            }
-            let mut rec: TxRecord = self
-                .store
-                .get(TXS, &p.hash)?
-                .expect("accepted transactions are stored");
-            rec.status = status;
-            w.put(TXS, &p.hash, &rec);
-            w.delete(MEMPOOL, &p.seq);
         }
         let stored = StoredBatch {
             number,
@@ -556,9 +748,17 @@ impl Sequencer {
         self.next_free = next_free;
         self.deposit_cursor += deposits.len() as u64;
         self.next_batch += 1;
-        self.mempool
-            .retain(|p| !included.contains(&p.seq) && !rejected.iter().any(|(s, _)| *s == p.seq));
-        info!(batch = number, txs = included.len(), deposits = deposits.len(), rejected = rejected.len(), root = %stored.new_root, "batch sealed");
+        for _ in 0..outcome.len() {
+            if let Some(p) = self.mempool.pop_front() {
+                self.forget_pending(&p);
+            }
+        }
+        let included = stored.txs.len();
+        Metrics::add(&self.metrics.txs_sealed, included as u64);
+        Metrics::add(&self.metrics.txs_rejected, rejected);
+        Metrics::add(&self.metrics.batches_sealed, 1);
+        Metrics::set(&self.metrics.mempool, self.mempool.len() as u64);
+        info!(batch = number, txs = included, deposits = deposits.len(), rejected, root = %stored.new_root, "batch sealed");
         let _ = self.events.send(stored);
         Ok(Some((number, sealed.witness)))
     }
@@ -585,6 +785,15 @@ impl Sequencer {
             .submit_batch(new_root, &pubdata, &proof_words(&proof))
             .await;
         let verified = res.is_ok();
+        Metrics::add(&self.metrics.batches_proven, 1);
+        Metrics::add(
+            if verified {
+                &self.metrics.batches_verified
+            } else {
+                &self.metrics.l1_refusals
+            },
+            1,
+        );
         if let Err(e) = &res {
             warn!(batch = n, error = %e, "L1 refused the batch");
         }

@@ -1,9 +1,10 @@
 //! L2 transactions as the node handles them: their hash and their life
 //! (pending -> sealed in batch N -> proven -> verified on L1, or rejected with a reason).
 
+use ferry_circuits::eddsa::PublicKey;
 use ferry_circuits::field::fr_to_be32;
-use ferry_circuits::ops::transfer::SignedTransfer;
-use ferry_circuits::ops::withdraw::SignedWithdraw;
+use ferry_circuits::ops::transfer::{SignedTransfer, VerifiedTransfer};
+use ferry_circuits::ops::withdraw::{SignedWithdraw, VerifiedWithdraw};
 use ferry_circuits::ops::TxError;
 use ferry_circuits::{BatchBuilder, BatchError};
 use serde::{Deserialize, Serialize};
@@ -120,6 +121,14 @@ impl L2Tx {
         }
     }
 
+    /// Checks the format and the signature against `signer`, the sender's key.
+    pub fn verify(&self, chain_id: u64, signer: &PublicKey) -> Result<VerifiedTx, TxError> {
+        Ok(match self {
+            L2Tx::Transfer(t) => VerifiedTx::Transfer(t.clone().verify(chain_id, signer)?),
+            L2Tx::Withdraw(w) => VerifiedTx::Withdraw(w.clone().verify(chain_id, signer)?),
+        })
+    }
+
     /// Verifies the signature against the sender's key as the batch has left it, then adds the
     /// transaction to the batch (which checks nonce, balance and overflow).
     pub fn apply(&self, b: &mut BatchBuilder<'_>, chain_id: u64) -> Result<(), BatchError> {
@@ -149,6 +158,27 @@ impl L2Tx {
         match self {
             L2Tx::Transfer(t) => t.tx.fee.0,
             L2Tx::Withdraw(w) => w.tx.fee.0,
+        }
+    }
+}
+
+/// A transaction whose signature checked out (the key of an account never changes, so the
+/// check holds for as long as the transaction waits).
+#[derive(Debug, Clone)]
+pub enum VerifiedTx {
+    /// A transfer.
+    Transfer(VerifiedTransfer),
+    /// A withdrawal.
+    Withdraw(VerifiedWithdraw),
+}
+
+impl VerifiedTx {
+    /// Adds it to the batch (which checks the signer is still the sender's key, the nonce,
+    /// the balance and overflow).
+    pub fn apply(&self, b: &mut BatchBuilder<'_>) -> Result<(), BatchError> {
+        match self {
+            VerifiedTx::Transfer(t) => b.transfer(t),
+            VerifiedTx::Withdraw(w) => b.withdraw(w),
         }
     }
 }

@@ -20,6 +20,7 @@ const CHAIN: u64 = 1337;
 
 struct Devnet {
     child: Child,
+    metrics_port: u16,
 }
 
 impl Drop for Devnet {
@@ -38,6 +39,7 @@ fn free_port() -> u16 {
 }
 
 async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
+    let metrics_port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args([
             "devnet",
@@ -55,6 +57,7 @@ async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
         .arg("--keys-dir")
         .arg(dir.join("keys"))
         .args(["--rpc", &format!("127.0.0.1:{port}"), "--l1", l1])
+        .args(["--metrics", &format!("127.0.0.1:{metrics_port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -66,7 +69,13 @@ async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
         assert!(Instant::now() < deadline, "devnet did not come up");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    (Devnet { child }, client)
+    (
+        Devnet {
+            child,
+            metrics_port,
+        },
+        client,
+    )
 }
 
 fn accounts(dir: &Path) -> Vec<TestAccount> {
@@ -150,7 +159,7 @@ async fn devnet_end_to_end_on_anvil() {
 async fn scenario(l1: &str) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (_devnet, c) = start(dir.path(), port, l1).await;
+    let (devnet, c) = start(dir.path(), port, l1).await;
     assert_eq!(c.chain_info().await.unwrap().l1.kind, l1);
     let acc = accounts(dir.path());
     let start_balance = acc[1].balance;
@@ -269,6 +278,25 @@ async fn scenario(l1: &str) {
             .await
             .is_err(),
         "empty receiver"
+    );
+    // Prometheus metrics
+    let metrics = {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", devnet.metrics_port)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    let verified: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("ferry_batches_verified_total "))
+        .expect("the verified-batches counter")
+        .parse()
+        .unwrap();
+    assert!(
+        verified >= 3.0,
+        "three verified batches at least: {metrics}"
     );
     assert!(raw_post(port, "{not json").contains("Parse error"));
     assert!(raw_post(

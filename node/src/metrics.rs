@@ -1,0 +1,168 @@
+//! Prometheus metrics: counters and gauges the sequencer updates, served in the text
+//! exposition format at `GET /metrics` on their own loopback port.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The node's metrics. Cheap to update from any thread.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Transactions accepted into the mempool.
+    pub txs_accepted: AtomicU64,
+    /// Transactions refused at the door (invalid, nonce, balance, fee, known, busy).
+    pub txs_refused: AtomicU64,
+    /// Transactions refused when their batch was built.
+    pub txs_rejected: AtomicU64,
+    /// Transactions sealed into batches.
+    pub txs_sealed: AtomicU64,
+    /// Batches sealed.
+    pub batches_sealed: AtomicU64,
+    /// Batches proven.
+    pub batches_proven: AtomicU64,
+    /// Batches verified on L1.
+    pub batches_verified: AtomicU64,
+    /// Batches the L1 refused.
+    pub l1_refusals: AtomicU64,
+    /// Pending transactions.
+    pub mempool: AtomicU64,
+    /// Sealed batches waiting for (or in) proving.
+    pub proving_queue: AtomicU64,
+    /// Total proving time, microseconds.
+    pub prove_micros: AtomicU64,
+    /// Total sealing time (execution and the RocksDB write), microseconds.
+    pub seal_micros: AtomicU64,
+}
+
+impl Metrics {
+    /// A fresh set, shared.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Adds `n` to a counter.
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Relaxed);
+    }
+
+    /// Sets a gauge.
+    pub fn set(g: &AtomicU64, v: u64) {
+        g.store(v, Relaxed);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let rows: [(&str, &str, &str, f64); 12] = [
+            (
+                "ferry_txs_accepted_total",
+                "counter",
+                "Transactions accepted into the mempool.",
+                self.txs_accepted.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_txs_refused_total",
+                "counter",
+                "Transactions refused at submission.",
+                self.txs_refused.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_txs_rejected_total",
+                "counter",
+                "Accepted transactions rejected when their batch was built.",
+                self.txs_rejected.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_txs_sealed_total",
+                "counter",
+                "Transactions sealed into batches.",
+                self.txs_sealed.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_batches_sealed_total",
+                "counter",
+                "Batches sealed.",
+                self.batches_sealed.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_batches_proven_total",
+                "counter",
+                "Batches proven.",
+                self.batches_proven.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_batches_verified_total",
+                "counter",
+                "Batches verified on L1.",
+                self.batches_verified.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_l1_refusals_total",
+                "counter",
+                "Batches the L1 refused.",
+                self.l1_refusals.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_mempool_transactions",
+                "gauge",
+                "Pending transactions.",
+                self.mempool.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_proving_queue_batches",
+                "gauge",
+                "Sealed batches waiting for or in proving.",
+                self.proving_queue.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_prove_seconds_total",
+                "counter",
+                "Time spent proving.",
+                self.prove_micros.load(Relaxed) as f64 / 1e6,
+            ),
+            (
+                "ferry_seal_seconds_total",
+                "counter",
+                "Time spent executing and persisting batches.",
+                self.seal_micros.load(Relaxed) as f64 / 1e6,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, v) in rows {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+            ));
+        }
+        out
+    }
+}
+
+/// Serves `GET /metrics` on `addr`; returns the bound address. Other paths get 404.
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let n = match sock.read(&mut buf).await {
+                    Ok(n) => n,
+                    Err(_) => return,
+                };
+                let line = String::from_utf8_lossy(&buf[..n]);
+                let (status, body) = if line.starts_with("GET /metrics ") {
+                    ("200 OK", metrics.render())
+                } else {
+                    ("404 Not Found", "see /metrics\n".to_string())
+                };
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    Ok(local)
+}
