@@ -17,6 +17,7 @@
 pub mod devnet;
 pub mod gas;
 pub mod l1;
+pub mod loadgen;
 pub mod metrics;
 pub mod node;
 pub mod rpc;

@@ -33,6 +33,9 @@ enum Command {
     /// Keys and transactions.
     #[command(subcommand)]
     Wallet(ferry_node::wallet::WalletCommand),
+    /// Against a running devnet: deposit, transfer, withdraw and claim, with the time from
+    /// withdrawal request to claimable on L1.
+    Demo(ferry_node::loadgen::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +83,11 @@ struct KeysArgs {
 enum BenchCommand {
     /// Prover throughput: full batches of signed transfers, per batch size.
     Prover(bench::ProverArgs),
+    /// Sequencer throughput without proving: validation, execution, RocksDB.
+    Sequencer(ferry_node::loadgen::SequencerArgs),
+    /// Drive a running devnet over JSON-RPC: accepted transfers/s, soft-confirmation and
+    /// L1-verification latency.
+    Load(ferry_node::loadgen::LoadArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +246,15 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Circuit(CircuitCommand::Report(args)) => report(&args),
         Command::Bench(BenchCommand::Prover(args)) => bench::prover(&args),
+        Command::Bench(BenchCommand::Sequencer(args)) => tokio::runtime::Runtime::new()?
+            .block_on(ferry_node::loadgen::sequencer(&args))
+            .map(drop),
+        Command::Bench(BenchCommand::Load(args)) => tokio::runtime::Runtime::new()?
+            .block_on(ferry_node::loadgen::load(&args))
+            .map(drop),
+        Command::Demo(args) => tokio::runtime::Runtime::new()?
+            .block_on(ferry_node::loadgen::demo(&args))
+            .map(drop),
         Command::Keys(args) => keys(&args),
         Command::L1(L1Command::GasReport(args)) => gas_report(&args),
         Command::Devnet(args) => {

@@ -241,6 +241,36 @@ async fn scenario(l1: &str) {
         (4, 7_000, L1Address([0x55; 20]))
     );
 
+    // the instant-withdrawal demo runs against it from start to claim
+    let steps = ferry_node::loadgen::demo(&ferry_node::loadgen::DemoArgs {
+        rpc: format!("http://127.0.0.1:{port}"),
+        accounts: dir.path().join("data/accounts.json"),
+        deposit: 5_000_000,
+        json: None,
+    })
+    .await
+    .unwrap();
+    let last = steps.last().unwrap();
+    assert!(
+        last.what.starts_with("claimed 2000000000000000 wei"),
+        "{last:?}"
+    );
+
+    // the load benchmark: everything it got accepted ends verified on L1
+    let load = ferry_node::loadgen::load(&ferry_node::loadgen::LoadArgs {
+        rpc: format!("http://127.0.0.1:{port}"),
+        accounts: dir.path().join("data/accounts.json"),
+        rate: 10,
+        duration: 2,
+        settle: 120,
+        json: None,
+    })
+    .await
+    .unwrap();
+    assert!(load.accepted >= 10, "{load:?}");
+    assert_eq!(load.verified, load.accepted, "{load:?}");
+    assert!(load.soft_p50_s.unwrap() <= load.verified_p50_s.unwrap());
+
     // bad input: an error each, and the state does not move
     let before = c.chain_info().await.unwrap();
     let replay = transfer(&acc[1], 2, 1_000, 0);
