@@ -672,7 +672,6 @@ pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
     step("withdrawal's batch verified on L1: claimable now".into());
     let wei = c.devnet_claim(owner).await?;
     step(format!("claimed {wei} wei on L1"));
-    drop(step);
 
     let week = 7.0 * 24.0 * 3600.0;
     println!();
