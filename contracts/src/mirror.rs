@@ -66,6 +66,10 @@ pub enum L1Error {
     /// The exit's Merkle proof does not lead to the stored root.
     #[error("BadMerkleProof")]
     BadMerkleProof,
+    /// Paying out failed. The mirror fails a payment only when the contract holds too
+    /// little ether (payees are plain accounts).
+    #[error("TransferFailed")]
+    TransferFailed,
 }
 
 /// One queued deposit.
@@ -113,6 +117,10 @@ pub struct MirrorState {
     pub total_claimed: u128,
     /// Wei paid by refunds.
     pub total_refunded: u128,
+    /// Wei the contract held without a deposit: a devnet's backing of its prefunded genesis
+    /// balances (anvil: `anvil_setBalance` at deployment).
+    #[serde(default)]
+    pub genesis_wei: u128,
 }
 
 mod hex_word {
@@ -190,6 +198,7 @@ impl Mirror {
                 total_deposited: 0,
                 total_claimed: 0,
                 total_refunded: 0,
+                genesis_wei: 0,
             },
         )
     }
@@ -202,9 +211,11 @@ impl Mirror {
         }
     }
 
-    /// Wei the contract holds: deposits − claims − refunds.
+    /// Wei the contract holds: genesis backing + deposits − claims − refunds.
     pub fn balance(&self) -> u128 {
-        self.state.total_deposited - self.state.total_claimed - self.state.total_refunded
+        self.state.genesis_wei + self.state.total_deposited
+            - self.state.total_claimed
+            - self.state.total_refunded
     }
 
     /// Advances the L1 clock (the EVM's `anvil_mine`).
@@ -342,6 +353,9 @@ impl Mirror {
         if amount == 0 {
             return Err(L1Error::NothingToClaim);
         }
+        if amount > self.balance() {
+            return Err(L1Error::TransferFailed);
+        }
         self.state.pending.remove(&caller);
         self.state.total_claimed += amount;
         self.tick();
@@ -376,6 +390,9 @@ impl Mirror {
         }
         let op = s.queue[index as usize].clone();
         let amount = u128::from(op.amount) * GWEI;
+        if amount > self.balance() {
+            return Err(L1Error::TransferFailed);
+        }
         self.state.refunded.insert(index);
         self.state.total_refunded += amount;
         self.tick();

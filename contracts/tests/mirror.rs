@@ -268,3 +268,16 @@ fn mirror_state_persists() {
     let restored = Mirror::restore(r.keys.vk(), serde_json::from_str(&json).unwrap());
     assert_eq!(restored.state, r.l1.state);
 }
+
+#[test]
+fn payments_need_the_ether_the_contract_holds() {
+    let mut r = Rollup::new();
+    // credited but unbacked (as a devnet's genesis balances are before their backing)
+    r.l1.state.pending.insert(BOB, 10 * GWEI);
+    let before = r.l1.state.clone();
+    assert_eq!(r.l1.claim(BOB), Err(L1Error::TransferFailed));
+    assert_eq!(r.l1.state, before, "a failed payment changes nothing");
+    r.l1.state.genesis_wei = 10 * GWEI;
+    assert_eq!(r.l1.claim(BOB), Ok(10 * GWEI));
+    assert_eq!(r.l1.balance(), 0);
+}

@@ -5,7 +5,9 @@
 use crate::l1::backend::{L1Backend, L1Config};
 use crate::metrics::Metrics;
 use crate::sequencer::{Prover, Sequencer, SequencerConfig, SequencerHandle};
-use crate::storage::{BatchStatus, Store, StoreError, ACCOUNTS, BATCHES, MEMPOOL, META, TXS};
+use crate::storage::{
+    BatchStatus, Store, StoreError, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, MEMPOOL, META, TXS,
+};
 use crate::tx::{L2Tx, TxHash, TxStatus};
 use ferry_circuits::batch::BatchWitness;
 use ferry_circuits::ops::deposit::Deposit;
@@ -175,6 +177,17 @@ pub async fn start(
             )));
         }
     }
+    // the key index (also fills it for data directories written before it existed)
+    let mut w = store.batch();
+    let mut first_ids = std::collections::HashMap::new();
+    for (id, a) in state.accounts() {
+        let first = first_ids.entry(a.pubkey).or_insert(id);
+        *first = (*first).min(id);
+    }
+    for (pk, id) in &first_ids {
+        w.put(ACCOUNT_BY_PUBKEY, pk, id);
+    }
+    w.commit()?;
     let verified_root = &l1_view.state_root;
     info!(
         batches = batches.len(),

@@ -3,7 +3,7 @@
 
 use crate::l1::backend::L1View;
 use crate::sequencer::{SequencerHandle, SubmitError};
-use crate::storage::{StoredBatch, ACCOUNTS, BATCHES, META, TXS};
+use crate::storage::{StoredBatch, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, META, TXS};
 use crate::tx::{L2Tx, TxHash, TxRecord};
 use ferry_circuits::eddsa::PublicKey;
 use ferry_circuits::ops::deposit::Deposit;
@@ -124,11 +124,14 @@ impl FerryApiServer for Api {
     }
 
     async fn get_account_by_pubkey(&self, pubkey: PublicKey) -> RpcResult<Option<(u32, Account)>> {
-        let all = self.seq.store.all(ACCOUNTS).map_err(internal)?;
-        Ok(all
-            .into_iter()
-            .find(|(_, a)| a.pubkey == pubkey)
-            .map(|(k, a)| (u32::from_be_bytes(k.try_into().unwrap_or_default()), a)))
+        let store = &self.seq.store;
+        let Some(id) = store.get(ACCOUNT_BY_PUBKEY, &pubkey).map_err(internal)? else {
+            return Ok(None);
+        };
+        Ok(store
+            .get(ACCOUNTS, &id)
+            .map_err(internal)?
+            .map(|a| (id.0, a)))
     }
 
     async fn get_batch(&self, number: u64) -> RpcResult<Option<StoredBatch>> {

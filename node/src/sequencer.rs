@@ -12,7 +12,8 @@
 use crate::l1::backend::{L1Backend, L1View};
 use crate::metrics::Metrics;
 use crate::storage::{
-    BatchStatus, Store, StoreError, StoredBatch, ACCOUNTS, BATCHES, MEMPOOL, META, TXS,
+    BatchStatus, Store, StoreError, StoredBatch, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, MEMPOOL,
+    META, TXS,
 };
 use crate::tx::{now_ms, L2Tx, TxHash, TxRecord, TxStatus, VerifiedTx};
 use ferry_circuits::batch::BatchWitness;
@@ -300,7 +301,10 @@ impl Sequencer {
         let mut by_pubkey = HashMap::new();
         let mut next_free = 0;
         for (id, a) in state.accounts() {
-            by_pubkey.entry(a.pubkey).or_insert(id);
+            // the lowest id holding a key takes its deposits (the order of the state's map
+            // is arbitrary)
+            let first = by_pubkey.entry(a.pubkey).or_insert(id);
+            *first = (*first).min(id);
             next_free = next_free.max(id.0 + 1);
         }
         let (l1_view, l1_rx) = tokio::sync::watch::channel(l1_view);
@@ -714,6 +718,11 @@ impl Sequencer {
             };
             w.put(TXS, &p.hash, &rec);
             w.delete(MEMPOOL, &p.seq);
+        }
+        for (_, id, d) in &deposits {
+            if !self.by_pubkey.contains_key(&d.pubkey) {
+                w.put(ACCOUNT_BY_PUBKEY, &d.pubkey, id);
+            }
         }
         touched.sort_unstable();
         touched.dedup();

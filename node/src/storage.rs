@@ -58,6 +58,14 @@ impl Key for TxHash {
     }
 }
 
+impl Key for ferry_circuits::eddsa::PublicKey {
+    fn bytes(&self) -> Vec<u8> {
+        let mut out = ferry_circuits::field::fr_to_be32(&self.x).to_vec();
+        out.extend_from_slice(&ferry_circuits::field::fr_to_be32(&self.y));
+        out
+    }
+}
+
 impl Key for &str {
     fn bytes(&self) -> Vec<u8> {
         self.as_bytes().to_vec()
@@ -94,12 +102,23 @@ pub const BATCHES: Table<u64, StoredBatch> = table("batches");
 pub const TXS: Table<TxHash, TxRecord> = table("txs");
 /// Pending transactions by arrival.
 pub const MEMPOOL: Table<u64, L2Tx> = table("mempool");
+/// The first account id holding each key (what deposits for that key credit).
+pub const ACCOUNT_BY_PUBKEY: Table<ferry_circuits::eddsa::PublicKey, AccountId> =
+    table("account_by_pubkey");
 /// The embedded L1.
 pub const L1: Table<&'static str, MirrorState> = table("l1");
 /// Node metadata.
 pub const META: Table<&'static str, serde_json::Value> = table("meta");
 
-const ALL: [&str; 6] = ["accounts", "batches", "txs", "mempool", "l1", "meta"];
+const ALL: [&str; 7] = [
+    "accounts",
+    "batches",
+    "txs",
+    "mempool",
+    "l1",
+    "meta",
+    "account_by_pubkey",
+];
 
 /// Where a batch is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

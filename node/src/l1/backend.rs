@@ -94,7 +94,11 @@ impl L1Backend {
             L1Config::Embedded { exodus_delay } => {
                 let mirror = match store.get(L1, &"mirror").map_err(|e| e.to_string())? {
                     Some(s) => Mirror::restore(vk, s),
-                    None => Mirror::new(vk, params, genesis_root, *exodus_delay),
+                    None => {
+                        let mut m = Mirror::new(vk, params, genesis_root, *exodus_delay);
+                        m.state.genesis_wei = genesis_wei;
+                        m
+                    }
                 };
                 Ok(Self::Embedded {
                     mirror: Box::new(mirror),

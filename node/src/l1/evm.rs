@@ -71,7 +71,7 @@ fn decode_revert(e: alloy::contract::Error) -> EvmError {
             E::NotRefundable(x) => L1Error::NotRefundable(x.index.to::<u64>()),
             E::AlreadyExited(x) => L1Error::AlreadyExited(x.accountId.to::<u64>()),
             E::BadMerkleProof(_) => L1Error::BadMerkleProof,
-            E::TransferFailed(_) => return EvmError::Node("TransferFailed".into()),
+            E::TransferFailed(_) => L1Error::TransferFailed,
         });
     }
     if let Some(Groth16Verifier::Groth16VerifierErrors::InputOutOfField(_)) =
