@@ -18,6 +18,7 @@ use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
 use ferry_circuits::CircuitParams;
 use indicatif::{ProgressBar, ProgressStyle};
 use jsonrpsee::core::client::SubscriptionClientT;
+use jsonrpsee::http_client::HttpClient;
 use rand::SeedableRng;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -93,6 +94,32 @@ fn sign_transfers(
     });
     pb.finish_and_clear();
     out
+}
+
+/// A running devnet: its test accounts (from `accounts_file`), a client and its chain info.
+async fn connect(
+    rpc: &str,
+    accounts_file: &std::path::Path,
+) -> Result<(Vec<TestAccount>, HttpClient, crate::rpc::ChainInfo)> {
+    let accounts: Vec<TestAccount> = serde_json::from_str(
+        &std::fs::read_to_string(accounts_file)
+            .with_context(|| format!("reading {}", accounts_file.display()))?,
+    )?;
+    let http = jsonrpsee::http_client::HttpClientBuilder::default().build(rpc)?;
+    let info = http
+        .chain_info()
+        .await
+        .with_context(|| format!("no devnet answers at {rpc}"))?;
+    Ok((accounts, http, info))
+}
+
+/// Writes `value` as pretty JSON to `path`, if one was given.
+fn write_json(path: Option<&std::path::Path>, value: &impl Serialize) -> Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(value)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Options of `ferry bench sequencer`.
@@ -278,9 +305,7 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
         "  sealed    {:>7} transfers in {:>6.2} s  {:>9.0} tx/s  ({} batches, {:.2} ms each)",
         figures.sealed, figures.seal_s, figures.sealed_per_s, batches, figures.seal_ms_per_batch
     );
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&figures)?)?;
-    }
+    write_json(args.json.as_deref(), &figures)?;
     Ok(figures)
 }
 
@@ -341,19 +366,11 @@ fn ws_url(http: &str) -> String {
 
 /// `ferry bench load`: signed transfers between the devnet's test accounts, over JSON-RPC.
 pub async fn load(args: &LoadArgs) -> Result<LoadFigures> {
-    let accounts: Vec<TestAccount> = serde_json::from_str(
-        &std::fs::read_to_string(&args.accounts)
-            .with_context(|| format!("reading {}", args.accounts.display()))?,
-    )?;
+    let (accounts, http, info) = connect(&args.rpc, &args.accounts).await?;
     anyhow::ensure!(
         accounts.len() >= 3,
         "need at least two test accounts besides the operator's"
     );
-    let http = jsonrpsee::http_client::HttpClientBuilder::default().build(&args.rpc)?;
-    let info = http
-        .chain_info()
-        .await
-        .with_context(|| format!("no devnet answers at {}", args.rpc))?;
     let ws = jsonrpsee::ws_client::WsClientBuilder::default()
         .build(ws_url(&args.rpc))
         .await?;
@@ -518,9 +535,7 @@ pub async fn load(args: &LoadArgs) -> Result<LoadFigures> {
         f(figures.verified_p99_s),
         figures.verified
     );
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&figures)?)?;
-    }
+    write_json(args.json.as_deref(), &figures)?;
     Ok(figures)
 }
 
@@ -567,11 +582,7 @@ where
     }
 }
 
-async fn wait_status(
-    c: &jsonrpsee::http_client::HttpClient,
-    h: TxHash,
-    want_verified: bool,
-) -> Result<()> {
+async fn wait_status(c: &HttpClient, h: TxHash, want_verified: bool) -> Result<()> {
     until("the transaction", Duration::from_secs(600), || async {
         let rec = c.get_receipt(h).await?.context("unknown transaction")?;
         Ok(match rec.status {
@@ -587,19 +598,11 @@ async fn wait_status(
 /// `ferry demo`: deposit for a new key, a transfer to it, a withdrawal from it and the claim
 /// on L1, each timed; the withdrawal's wait is set beside an optimistic rollup's 7 days.
 pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
-    let accounts: Vec<TestAccount> = serde_json::from_str(
-        &std::fs::read_to_string(&args.accounts)
-            .with_context(|| format!("reading {}", args.accounts.display()))?,
-    )?;
+    let (accounts, c, info) = connect(&args.rpc, &args.accounts).await?;
     let funder = accounts
         .get(1)
         .context("the devnet has no test account 1")?;
     let funder_key = PrivateKey::from_hex(&funder.private_key)?;
-    let c = jsonrpsee::http_client::HttpClientBuilder::default().build(&args.rpc)?;
-    let info = c
-        .chain_info()
-        .await
-        .with_context(|| format!("no devnet answers at {}", args.rpc))?;
     let chain = info.chain_id;
     let t0 = Instant::now();
     let mut steps = Vec::new();
@@ -680,9 +683,9 @@ pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
         "an optimistic rollup's challenge window: 7 days = {week:.0} s ({:.0}x longer)",
         week / claimable
     );
-    if let Some(path) = &args.json {
-        let out = serde_json::json!({ "steps": steps, "withdrawal_to_claimable_s": claimable });
-        std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
-    }
+    write_json(
+        args.json.as_deref(),
+        &serde_json::json!({ "steps": steps, "withdrawal_to_claimable_s": claimable }),
+    )?;
     Ok(steps)
 }
