@@ -360,9 +360,20 @@ async fn scenario(l1: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_then_restart() {
+    kill_9_then_restart_on("embedded").await;
+}
+
+/// anvil keeps its chain in a state file written every second: a kill can lose the last
+/// second of L1, and the restarted node submits the batches the L1 no longer has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_then_restart_on_anvil() {
+    kill_9_then_restart_on("anvil").await;
+}
+
+async fn kill_9_then_restart_on(l1: &str) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (mut devnet, c) = start(dir.path(), port, "embedded").await;
+    let (mut devnet, c) = start(dir.path(), port, l1).await;
     let acc = accounts(dir.path());
     let mut accepted = Vec::new();
     for n in 0..6u32 {
@@ -379,7 +390,7 @@ async fn kill_9_then_restart() {
     devnet.child.wait().unwrap();
     drop(devnet);
 
-    let (_devnet, c) = start(dir.path(), port, "embedded").await;
+    let (_devnet, c) = start(dir.path(), port, l1).await;
     for h in &accepted {
         assert!(
             c.get_receipt(*h).await.unwrap().is_some(),

@@ -90,6 +90,7 @@ impl Anvil {
             cmd.arg("--state").arg(path).args(["--state-interval", "1"]);
         }
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+        watch_parent(child.id());
         let url = format!("http://127.0.0.1:{port}");
         let anvil = Self { child, url };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -100,6 +101,27 @@ impl Anvil {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(anvil)
+    }
+}
+
+/// Ties anvil's life to this process's: a small shell loop kills it once this process is
+/// gone, however it went (a `kill -9` runs no destructor, and an orphaned anvil would go on
+/// writing its state file under a restarted node's feet).
+fn watch_parent(anvil: u32) {
+    let script = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 0.2; done; kill {anvil} 2>/dev/null",
+        std::process::id()
+    );
+    let spawned = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match spawned {
+        // reap it when it ends
+        Ok(mut dog) => drop(std::thread::spawn(move || dog.wait())),
+        Err(e) => tracing::warn!(error = %e, "no watchdog for anvil: it outlives a killed node"),
     }
 }
 
