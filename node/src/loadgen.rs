@@ -440,6 +440,9 @@ pub async fn load(args: &LoadArgs) -> Result<LoadFigures> {
             let mut next = started + interval.map_or(Duration::ZERO, |iv| iv * k as u32 / n);
             while Instant::now() < end {
                 if let Some(iv) = interval {
+                    if next >= end {
+                        break;
+                    }
                     if let Some(wait) = next.checked_duration_since(Instant::now()) {
                         tokio::time::sleep(wait).await;
                     }

@@ -228,6 +228,10 @@ pub struct Sequencer {
     proof_rx: mpsc::Receiver<(u64, Result<ferry_prover::Proof, String>)>,
     events: tokio::sync::broadcast::Sender<StoredBatch>,
     metrics: Arc<Metrics>,
+    /// Whether proofs come back (not with [`Prover::Discard`]).
+    proves: bool,
+    /// Batches sent to the prover whose proof has not come back.
+    in_flight: usize,
 }
 
 impl std::fmt::Debug for Sequencer {
@@ -297,6 +301,7 @@ impl Sequencer {
         let (prove_tx, prove_rx) = mpsc::channel::<(u64, BatchWitness)>(cfg.proving_queue);
         let (proof_tx, proof_rx) = mpsc::channel(cfg.proving_queue + 1);
         let (events, _) = tokio::sync::broadcast::channel(1024);
+        let proves = matches!(prover, Prover::Local(_));
         spawn_prover(prover, prove_rx, proof_tx, metrics.clone());
         let mut by_pubkey = HashMap::new();
         let mut next_free = 0;
@@ -337,6 +342,8 @@ impl Sequencer {
             proof_rx,
             events,
             metrics,
+            proves,
+            in_flight: 0,
         };
         for (n, hash, tx) in recovered.mempool {
             let signer = seq.state.account(tx.from()).map(|a| a.pubkey);
@@ -362,6 +369,7 @@ impl Sequencer {
             for (n, w) in unproven {
                 info!(batch = n, "re-queueing unproven batch after restart");
                 Metrics::add(&seq.metrics.proving_queue, 1);
+                seq.in_flight += usize::from(seq.proves);
                 if seq.prove_tx.send((n, w)).await.is_err() {
                     return;
                 }
@@ -405,10 +413,15 @@ impl Sequencer {
                     if let Err(e) = self.sync_l1().await {
                         warn!(error = %e, "reading L1 failed");
                     }
-                    self.seal_if_possible();
+                    // a batch that is not full waits while the prover is busy: it fills up
+                    // instead of queueing behind as one more small batch to prove
+                    if self.in_flight == 0 {
+                        self.seal_if_possible();
+                    }
                 }
                 Some((n, res)) = self.proof_rx.recv() => {
                     Metrics::add(&self.metrics.proving_queue, u64::MAX); // wrapping -1
+                    self.in_flight = self.in_flight.saturating_sub(1);
                     if let Err(e) = self.on_proof(n, res).await {
                         warn!(batch = n, error = %e, "could not finish batch");
                     }
@@ -634,6 +647,9 @@ impl Sequencer {
                     started.elapsed().as_micros() as u64,
                 );
                 Metrics::add(&self.metrics.proving_queue, 1);
+                if self.proves {
+                    self.in_flight += 1;
+                }
                 permit.send((n, w));
                 true
             }
