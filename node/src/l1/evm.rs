@@ -12,6 +12,8 @@ use ferry_contracts::evm::{verifier_args, Word};
 use ferry_contracts::L1Error;
 use ferry_prover::Curve;
 
+mod anvil_only;
+
 sol! {
     #[sol(rpc)]
     FerryRollup,
@@ -377,26 +379,6 @@ impl EvmL1 {
         Ok((d.to::<u128>(), cl.to::<u128>(), r.to::<u128>()))
     }
 
-    /// Mines `n` empty blocks (anvil only).
-    pub async fn mine(&self, n: u64) -> Result<(), EvmError> {
-        let _: serde_json::Value = self
-            .provider
-            .raw_request("anvil_mine".into(), (U256::from(n),))
-            .await
-            .map_err(node_err)?;
-        Ok(())
-    }
-
-    /// Turns anvil's automine on or off (off: transactions wait for [`Self::mine`]).
-    pub async fn set_automine(&self, on: bool) -> Result<(), EvmError> {
-        let _: serde_json::Value = self
-            .provider
-            .raw_request("evm_setAutomine".into(), (on,))
-            .await
-            .map_err(node_err)?;
-        Ok(())
-    }
-
     /// Sends `submitBatch` without waiting for it to be mined; returns its hash.
     pub async fn send_submit_batch(
         &self,
@@ -548,85 +530,5 @@ impl EvmL1 {
             });
         }
         Ok(out)
-    }
-
-    /// anvil only: a provider that sends as `who` without its key (`anvil_impersonateAccount`),
-    /// with `who` topped up to at least `wei_needed` plus gas money.
-    async fn impersonate(
-        &self,
-        who: &L1Address,
-        wei_needed: u128,
-    ) -> Result<DynProvider, EvmError> {
-        let plain = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .with_gas_estimation()
-            .with_simple_nonce_management()
-            .fetch_chain_id()
-            .connect_http(self.url.parse().map_err(node_err)?)
-            .erased();
-        let addr = address(who);
-        let _: serde_json::Value = plain
-            .raw_request("anvil_impersonateAccount".into(), (addr,))
-            .await
-            .map_err(node_err)?;
-        let have = plain.get_balance(addr).await.map_err(node_err)?;
-        let want = U256::from(wei_needed) + U256::from(10u128.pow(18));
-        if have < want {
-            let _: serde_json::Value = plain
-                .raw_request("anvil_setBalance".into(), (addr, want))
-                .await
-                .map_err(node_err)?;
-        }
-        Ok(plain)
-    }
-
-    /// anvil only: gives the rollup contract `wei` (`anvil_setBalance`), the L1 backing of a
-    /// devnet's prefunded genesis accounts, which never went through `deposit`.
-    pub async fn back_genesis(&self, wei: u128) -> Result<(), EvmError> {
-        let _: serde_json::Value = self
-            .provider
-            .raw_request("anvil_setBalance".into(), (self.rollup, U256::from(wei)))
-            .await
-            .map_err(node_err)?;
-        Ok(())
-    }
-
-    /// anvil only: `deposit(pubkey)` paid by `owner` itself (impersonated); returns the queue
-    /// index.
-    pub async fn deposit_as(
-        &self,
-        owner: &L1Address,
-        pubkey: [Word; 2],
-        wei: u128,
-    ) -> Result<u64, EvmError> {
-        use alloy::sol_types::SolEvent;
-        let p = self.impersonate(owner, wei).await?;
-        let c = FerryRollup::new(self.rollup, p);
-        let r = done(
-            c.deposit(u256(&pubkey[0]), u256(&pubkey[1]))
-                .from(address(owner))
-                .value(U256::from(wei))
-                .send()
-                .await,
-        )
-        .await?;
-        let index = r
-            .inner
-            .logs()
-            .iter()
-            .find(|l| l.topic0() == Some(&FerryRollup::DepositQueued::SIGNATURE_HASH))
-            .and_then(|l| l.log_decode::<FerryRollup::DepositQueued>().ok())
-            .map(|l| l.inner.data.index.to::<u64>())
-            .ok_or_else(|| node_err("no DepositQueued event"))?;
-        Ok(index)
-    }
-
-    /// anvil only: `claim()` sent by `who` itself (impersonated); returns the wei paid.
-    pub async fn claim_as(&self, who: &L1Address) -> Result<u128, EvmError> {
-        let owed = self.pending(who).await?;
-        let p = self.impersonate(who, 0).await?;
-        let c = FerryRollup::new(self.rollup, p);
-        done(c.claim().from(address(who)).send().await).await?;
-        Ok(owed)
     }
 }

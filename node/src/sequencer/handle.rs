@@ -1,0 +1,140 @@
+//! What callers hold: the handle that submits transactions (checking signatures on the caller's task) and the errors it answers with.
+
+use super::*;
+
+/// Why a transaction was refused at the door. Nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The transaction is invalid against the current state.
+    #[error("invalid transaction: {0}")]
+    Invalid(#[from] TxError),
+    /// The nonce is not the next one (counting pending transactions).
+    #[error("nonce mismatch: expected {expected}, got {got}")]
+    Nonce {
+        /// Expected.
+        expected: u32,
+        /// Given.
+        got: u32,
+    },
+    /// Balance minus pending debits is too small.
+    #[error(
+        "insufficient balance: {available} available after pending transactions, {needed} needed"
+    )]
+    Balance {
+        /// Available.
+        available: u64,
+        /// Needed.
+        needed: u64,
+    },
+    /// The fee is below the minimum.
+    #[error("fee {fee} is below the minimum {min}")]
+    FeeTooLow {
+        /// Given.
+        fee: u64,
+        /// Minimum.
+        min: u64,
+    },
+    /// Seen before.
+    #[error("transaction {0} is already known")]
+    Known(TxHash),
+    /// Back-pressure: the mempool is full (proving is behind); try again later.
+    #[error("mempool full ({0} pending): try again later")]
+    MempoolFull(usize),
+    /// The node is shutting down or failed.
+    #[error("node unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub(super) enum Command {
+    Submit(Box<Incoming>, Reply),
+    Deposit(Deposit, oneshot::Sender<Result<u64, String>>),
+    Claim(
+        ferry_circuits::ops::L1Address,
+        oneshot::Sender<Result<u128, String>>,
+    ),
+}
+
+pub(super) type Reply = oneshot::Sender<Result<TxHash, SubmitError>>;
+
+/// A transaction whose signature the submitter's task already checked.
+pub(super) struct Incoming {
+    pub(super) hash: TxHash,
+    pub(super) tx: L2Tx,
+    pub(super) verified: VerifiedTx,
+}
+
+/// A cheap, cloneable handle to the sequencer.
+#[derive(Clone, Debug)]
+pub struct SequencerHandle {
+    pub(super) tx: mpsc::Sender<Command>,
+    /// The database (reads go straight to it).
+    pub store: Arc<Store>,
+    /// New batch events (number, status).
+    pub events: tokio::sync::broadcast::Sender<StoredBatch>,
+    /// The configuration.
+    pub params: CircuitParams,
+    /// The L1 as the sequencer last saw it.
+    pub l1: tokio::sync::watch::Receiver<L1View>,
+    /// Counters and gauges.
+    pub metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl SequencerHandle {
+    /// Checks the signature (here, on the caller's task, so that submissions verify in
+    /// parallel), then has the sequencer validate and queue the transaction.
+    pub async fn submit(&self, tx: L2Tx) -> Result<TxHash, SubmitError> {
+        let r = self.submit_inner(tx).await;
+        if r.is_err() {
+            Metrics::add(&self.metrics.txs_refused, 1);
+        }
+        r
+    }
+
+    async fn submit_inner(&self, tx: L2Tx) -> Result<TxHash, SubmitError> {
+        let chain = self.params.chain_id;
+        // an account's key never changes once it exists: the stored one is final
+        let sender: Account = self
+            .store
+            .get(ACCOUNTS, &tx.from())
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+            .ok_or(TxError::UnknownAccount(tx.from()))?;
+        let verified = tx.verify(chain, &sender.pubkey)?;
+        let hash = tx.hash(chain);
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Submit(
+                Box::new(Incoming { hash, tx, verified }),
+                reply,
+            ))
+            .await
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        rx.await
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+    }
+
+    /// Devnet: an L1 deposit paid by `d.owner`; returns its queue index.
+    pub async fn deposit(&self, d: Deposit) -> Result<u64, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Deposit(d, reply))
+            .await
+            .map_err(|e| e.to_string())?;
+        rx.await.map_err(|e| e.to_string())?
+    }
+
+    /// Devnet: `claim()` on L1 sent by `who`; returns the wei paid.
+    pub async fn claim(&self, who: ferry_circuits::ops::L1Address) -> Result<u128, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Claim(who, reply))
+            .await
+            .map_err(|e| e.to_string())?;
+        rx.await.map_err(|e| e.to_string())?
+    }
+}

@@ -1,0 +1,224 @@
+//! Sealing a batch (one RocksDB write) and finishing it once its proof is back (L1 submission).
+
+use super::*;
+
+impl Sequencer {
+    /// Seals a batch if there is anything to seal and the proving pipeline has room;
+    /// returns whether it did.
+    pub(super) fn seal_if_possible(&mut self) -> bool {
+        let queued = self.deposits.len() as u64;
+        if self.mempool.is_empty() && self.deposit_cursor >= queued {
+            return false;
+        }
+        let permit = match self.prove_tx.clone().try_reserve_owned() {
+            Ok(p) => p,
+            Err(_) => return false, // proving is behind: keep transactions pending (back-pressure)
+        };
+        let started = std::time::Instant::now();
+        match self.seal(queued) {
+            Ok(Some((n, w))) => {
+                Metrics::add(
+                    &self.metrics.seal_micros,
+                    started.elapsed().as_micros() as u64,
+                );
+                Metrics::add(&self.metrics.proving_queue, 1);
+                if self.proves {
+                    self.in_flight += 1;
+                }
+                permit.send((n, w));
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                warn!(error = %e, "sealing failed");
+                false
+            }
+        }
+    }
+
+    pub(super) fn seal(&mut self, queued: u64) -> Result<Option<(u64, BatchWitness)>, StoreError> {
+        let params = self.cfg.params;
+        let number = self.next_batch;
+        let mut b = BatchBuilder::new(&mut self.state, params, self.cfg.fee_account);
+        let mut deposits = Vec::new();
+        let mut touched: Vec<AccountId> = vec![self.cfg.fee_account];
+        let mut next_free = self.next_free;
+        while self.deposit_cursor + (deposits.len() as u64) < queued
+            && deposits.len() < params.deposits
+        {
+            let idx = self.deposit_cursor + deposits.len() as u64;
+            let d = self.deposits[idx as usize];
+            let id = match self.by_pubkey.get(&d.pubkey) {
+                Some(id) => *id,
+                None => {
+                    next_free += 1;
+                    AccountId(next_free - 1)
+                }
+            };
+            if let Err(e) = b.deposit(id, &d) {
+                warn!(error = %e, "deposit cannot be applied; it waits (exodus if it never can)");
+                break;
+            }
+            touched.push(id);
+            deposits.push((idx, id, d));
+        }
+        // the mempool's head, in arrival order, until the batch is full
+        let mut outcome: Vec<Result<(), String>> = Vec::new();
+        for p in &self.mempool {
+            match p.verified.apply(&mut b) {
+                Ok(()) => outcome.push(Ok(())),
+                Err(BatchError::Full { .. }) | Err(BatchError::OutOfOrder { .. }) => break,
+                Err(e) => outcome.push(Err(e.to_string())),
+            }
+        }
+        if deposits.is_empty() && outcome.is_empty() {
+            return Ok(None);
+        }
+        let sealed = match b.seal() {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "batch refused whole");
+                return Ok(None);
+            }
+        };
+        let mut w = self.store.batch();
+        let mut txs = Vec::new();
+        let mut rejected = 0;
+        for (p, r) in self.mempool.iter().zip(&outcome) {
+            let status = match r {
+                Ok(()) => {
+                    touched.push(p.tx.from());
+                    if let L2Tx::Transfer(t) = &p.tx {
+                        touched.push(t.tx.to);
+                    }
+                    txs.push(p.hash);
+                    TxStatus::Sealed { batch: number }
+                }
+                Err(reason) => {
+                    rejected += 1;
+                    TxStatus::Rejected {
+                        reason: reason.clone(),
+                    }
+                }
+            };
+            let rec = TxRecord {
+                hash: p.hash,
+                tx: p.tx.clone(),
+                status,
+                received_at_ms: p.received_at_ms,
+            };
+            w.put(TXS, &p.hash, &rec);
+            w.delete(MEMPOOL, &p.seq);
+        }
+        for (_, id, d) in &deposits {
+            if !self.by_pubkey.contains_key(&d.pubkey) {
+                w.put(ACCOUNT_BY_PUBKEY, &d.pubkey, id);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for id in &touched {
+            if let Some(a) = self.state.account(*id) {
+                w.put(ACCOUNTS, id, a);
+            }
+        }
+        let stored = StoredBatch {
+            number,
+            old_root: hex_root(&sealed.old_root()),
+            new_root: hex_root(&sealed.new_root()),
+            pubdata: hex::encode(sealed.pubdata()),
+            txs,
+            deposits: deposits.iter().map(|(i, id, _)| (*i, *id)).collect(),
+            status: BatchStatus::Sealed,
+            proof: None,
+            sealed_at_ms: now_ms(),
+        };
+        w.put(BATCHES, &number, &stored);
+        w.put(META, &"next_batch", &serde_json::json!(number + 1));
+        w.put(
+            META,
+            &"deposit_cursor",
+            &serde_json::json!(self.deposit_cursor + deposits.len() as u64),
+        );
+        w.commit()?;
+
+        for (_, id, d) in &deposits {
+            self.by_pubkey.entry(d.pubkey).or_insert(*id);
+        }
+        self.next_free = next_free;
+        self.deposit_cursor += deposits.len() as u64;
+        self.next_batch += 1;
+        for _ in 0..outcome.len() {
+            if let Some(p) = self.mempool.pop_front() {
+                self.forget_pending(&p);
+            }
+        }
+        let included = stored.txs.len();
+        Metrics::add(&self.metrics.txs_sealed, included as u64);
+        Metrics::add(&self.metrics.txs_rejected, rejected);
+        Metrics::add(&self.metrics.batches_sealed, 1);
+        Metrics::set(&self.metrics.mempool, self.mempool.len() as u64);
+        info!(batch = number, txs = included, deposits = deposits.len(), rejected, root = %stored.new_root, "batch sealed");
+        let _ = self.events.send(stored);
+        Ok(Some((number, sealed.witness)))
+    }
+
+    pub(super) async fn on_proof(
+        &mut self,
+        n: u64,
+        res: Result<ferry_prover::Proof, String>,
+    ) -> Result<(), String> {
+        let proof = res?;
+        let mut batch = self
+            .store
+            .get(BATCHES, &n)
+            .map_err(|e| e.to_string())?
+            .ok_or("unknown batch")?;
+        let new_root: [u8; 32] = hex::decode(batch.new_root.trim_start_matches("0x"))
+            .map_err(|e| e.to_string())?
+            .try_into()
+            .map_err(|_| "root is 32 bytes")?;
+        let pubdata = hex::decode(&batch.pubdata).map_err(|e| e.to_string())?;
+        batch.proof = Some(ferry_prover::export::proof_json(&proof));
+        let res = self
+            .l1
+            .submit_batch(new_root, &pubdata, &proof_words(&proof))
+            .await;
+        let verified = res.is_ok();
+        Metrics::add(&self.metrics.batches_proven, 1);
+        Metrics::add(
+            if verified {
+                &self.metrics.batches_verified
+            } else {
+                &self.metrics.l1_refusals
+            },
+            1,
+        );
+        if let Err(e) = &res {
+            warn!(batch = n, error = %e, "L1 refused the batch");
+        }
+        batch.status = if verified {
+            BatchStatus::Verified
+        } else {
+            BatchStatus::Proven
+        };
+        let mut w = self.store.batch();
+        for h in &batch.txs {
+            if let Some(mut rec) = self.store.get(TXS, h).map_err(|e| e.to_string())? {
+                rec.status = if verified {
+                    TxStatus::Verified { batch: n }
+                } else {
+                    TxStatus::Proven { batch: n }
+                };
+                w.put(TXS, h, &rec);
+            }
+        }
+        w.put(BATCHES, &n, &batch);
+        self.l1.persist(&mut w);
+        w.commit().map_err(|e| e.to_string())?;
+        self.publish_l1().await;
+        info!(batch = n, verified, "batch submitted to L1");
+        let _ = self.events.send(batch);
+        Ok(())
+    }
+}
