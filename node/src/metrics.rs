@@ -46,6 +46,11 @@ impl Metrics {
         c.fetch_add(n, Relaxed);
     }
 
+    /// Takes `n` from a gauge.
+    pub fn sub(g: &AtomicU64, n: u64) {
+        g.fetch_sub(n, Relaxed);
+    }
+
     /// Sets a gauge.
     pub fn set(g: &AtomicU64, v: u64) {
         g.store(v, Relaxed);

@@ -117,8 +117,7 @@ impl Sequencer {
                     self.forget_pending(&p);
                 }
                 self.next_seq -= added as u64;
-                for (reply, r) in &mut answers {
-                    let _ = reply;
+                for (_, r) in &mut answers {
                     if r.is_ok() {
                         *r = Err(SubmitError::Unavailable(e.to_string()));
                     }

@@ -248,7 +248,7 @@ impl Sequencer {
                     }
                 }
                 Some((n, res)) = self.proof_rx.recv() => {
-                    Metrics::add(&self.metrics.proving_queue, u64::MAX); // wrapping -1
+                    Metrics::sub(&self.metrics.proving_queue, 1);
                     self.in_flight = self.in_flight.saturating_sub(1);
                     if let Err(e) = self.on_proof(n, res).await {
                         warn!(batch = n, error = %e, "could not finish batch");
@@ -292,17 +292,18 @@ impl Sequencer {
     /// mirror's state).
     async fn sync_l1(&mut self) -> Result<(), String> {
         let fresh = self.l1.deposits_from(self.deposits.len() as u64).await?;
-        let mut w = self.store.batch();
+        // nothing new: nothing to write (a timer tick must not cost a synced write)
         if !fresh.is_empty() {
             self.deposits.extend(fresh);
+            let mut w = self.store.batch();
             w.put(
                 META,
                 &"l1_deposits",
                 &serde_json::to_value(&self.deposits).expect("serializes"),
             );
+            self.l1.persist(&mut w);
+            w.commit().map_err(|e| e.to_string())?;
         }
-        self.l1.persist(&mut w);
-        w.commit().map_err(|e| e.to_string())?;
         self.publish_l1().await;
         Ok(())
     }

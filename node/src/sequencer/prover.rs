@@ -21,7 +21,7 @@ pub(super) fn spawn_prover(
     tokio::spawn(async move {
         while let Some((n, w)) = prove_rx.recv().await {
             let Prover::Local(keys) = &prover else {
-                Metrics::add(&metrics.proving_queue, u64::MAX); // wrapping -1
+                Metrics::sub(&metrics.proving_queue, 1);
                 continue;
             };
             let k = keys.clone();
