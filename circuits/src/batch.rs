@@ -58,7 +58,7 @@ pub enum BatchError {
 }
 
 /// The fee credit at the end of a batch.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeeWitness {
     /// The fee account (0 when no fee was paid).
     pub account_id: AccountId,
@@ -69,13 +69,15 @@ pub struct FeeWitness {
 }
 
 /// Everything the circuit needs to prove one batch.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BatchWitness {
     /// The circuit's shape.
     pub params: CircuitParams,
     /// Root before the batch.
+    #[serde(with = "crate::serde_fr")]
     pub old_root: Fr,
     /// Root after the batch.
+    #[serde(with = "crate::serde_fr")]
     pub new_root: Fr,
     /// The public data.
     pub pubdata: Vec<u8>,
@@ -303,6 +305,30 @@ impl<'s> BatchBuilder<'s> {
     /// Credits the fees, pads with noops and returns the sealed batch. On error (the fee account
     /// is missing or would overflow) the whole batch is rolled back.
     pub fn seal(mut self) -> Result<SealedBatch, BatchError> {
+        let witness = self.finish()?;
+        self.state.commit(self.checkpoint);
+        self.sealed = true;
+        Ok(SealedBatch { witness })
+    }
+
+    /// Seals only if `expected` accepts the batch's witness (a node re-executing someone
+    /// else's batch checks roots and public data); otherwise rolls everything back and
+    /// returns `None`.
+    pub fn seal_if(
+        mut self,
+        expected: impl FnOnce(&BatchWitness) -> bool,
+    ) -> Result<Option<SealedBatch>, BatchError> {
+        let witness = self.finish()?;
+        if !expected(&witness) {
+            return Ok(None); // dropped unsealed: rolled back
+        }
+        self.state.commit(self.checkpoint);
+        self.sealed = true;
+        Ok(Some(SealedBatch { witness }))
+    }
+
+    /// Credits the fees and pads with noops; the state is committed by the caller.
+    fn finish(&mut self) -> Result<BatchWitness, BatchError> {
         let d = self.params.depth;
         let fee = if self.fees == 0 {
             FeeWitness {
@@ -347,19 +373,15 @@ impl<'s> BatchBuilder<'s> {
         let mut withdrawals = std::mem::take(&mut self.withdrawals);
         withdrawals.extend(noops.withdrawals.into_iter().skip(withdrawals.len()));
 
-        self.state.commit(self.checkpoint);
-        self.sealed = true;
-        Ok(SealedBatch {
-            witness: BatchWitness {
-                params: self.params,
-                old_root: self.old_root,
-                new_root: self.state.root(),
-                pubdata,
-                deposits,
-                transfers,
-                withdrawals,
-                fee,
-            },
+        Ok(BatchWitness {
+            params: self.params,
+            old_root: self.old_root,
+            new_root: self.state.root(),
+            pubdata,
+            deposits,
+            transfers,
+            withdrawals,
+            fee,
         })
     }
 }

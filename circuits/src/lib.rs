@@ -34,6 +34,7 @@ pub mod ops;
 pub mod params;
 pub mod poseidon;
 pub mod pubdata;
+pub mod replay;
 mod serde_biguint;
 mod serde_fr;
 pub mod state;

@@ -20,9 +20,10 @@ pub const ARITY: usize = 4;
 pub const MAX_DEPTH: usize = 12;
 
 /// The siblings of a leaf's ancestors, bottom-up: at each level the three other children, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MerklePath {
     /// `siblings[k]` are the other three children at level `k`, left to right.
+    #[serde(with = "crate::serde_fr::triples")]
     pub siblings: Vec<[Fr; 3]>,
 }
 

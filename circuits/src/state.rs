@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 /// An account slot as the circuit sees it before an update: the account (or `None` for an
 /// empty slot) and its Merkle path in the tree at that moment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountWitness {
     /// The account before the update.
     pub account: Option<Account>,

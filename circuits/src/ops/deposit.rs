@@ -25,7 +25,7 @@ pub struct Deposit {
 }
 
 /// What the circuit needs to replay one deposit slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DepositWitness {
     /// The deposit and the id it was applied at, or `None` for a noop slot.
     pub op: Option<(AccountId, Deposit)>,

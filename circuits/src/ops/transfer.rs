@@ -144,7 +144,7 @@ impl VerifiedTransfer {
 }
 
 /// What the circuit needs to replay one transfer slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TransferWitness {
     /// The transfer and its signature, or `None` for a noop slot.
     pub tx: Option<SignedTransfer>,

@@ -138,7 +138,7 @@ impl VerifiedWithdraw {
 }
 
 /// What the circuit needs to replay one withdrawal slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WithdrawWitness {
     /// The withdrawal and its signature, or `None` for a noop slot.
     pub tx: Option<SignedWithdraw>,
