@@ -52,6 +52,37 @@ pub fn proof_json(proof: &Proof) -> Value {
     })
 }
 
+fn parse_fq(v: &Value) -> Option<Fq> {
+    let n: BigUint = v.as_str()?.parse().ok()?;
+    (n < BigUint::from(Fq::MODULUS)).then(|| Fq::from(n))
+}
+
+fn parse_fq2(v: &Value) -> Option<Fq2> {
+    Some(Fq2::new(parse_fq(v.get(0)?)?, parse_fq(v.get(1)?)?))
+}
+
+fn parse_g1(v: &Value) -> Option<G1Affine> {
+    (v.get(2)?.as_str()? == "1").then_some(())?;
+    let p = G1Affine::new_unchecked(parse_fq(v.get(0)?)?, parse_fq(v.get(1)?)?);
+    (p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve()).then_some(p)
+}
+
+fn parse_g2(v: &Value) -> Option<G2Affine> {
+    (v.get(2)? == &json!(["1", "0"])).then_some(())?;
+    let p = G2Affine::new_unchecked(parse_fq2(v.get(0)?)?, parse_fq2(v.get(1)?)?);
+    (p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve()).then_some(p)
+}
+
+/// Reads a snarkjs `proof.json` back (what [`proof_json`] writes); `None` unless every point
+/// is canonical, on its curve and in its subgroup.
+pub fn proof_from_json(v: &Value) -> Option<Proof> {
+    Some(Proof {
+        a: parse_g1(v.get("pi_a")?)?,
+        b: parse_g2(v.get("pi_b")?)?,
+        c: parse_g1(v.get("pi_c")?)?,
+    })
+}
+
 /// Public inputs as snarkjs's `public.json`.
 pub fn public_json(inputs: &[Fr]) -> Value {
     Value::Array(

@@ -3,7 +3,7 @@
 
 use ferry_circuits::CircuitParams;
 use ferry_prover::bench::random_transfer_batch;
-use ferry_prover::export::{proof_json, public_json, vk_json};
+use ferry_prover::export::{proof_from_json, proof_json, public_json, vk_json};
 use ferry_prover::keys::Keys;
 use ferry_prover::prove;
 use rand::SeedableRng;
@@ -59,6 +59,11 @@ fn snarkjs_accepts_exported_proofs() {
         )
         .unwrap()
     };
+    // what travels between nodes reads back to the same proof; a point moved off its curve does not
+    assert_eq!(proof_from_json(&proof_json(&proof)), Some(proof.clone()));
+    let mut off_curve = proof_json(&proof);
+    off_curve["pi_a"][1] = serde_json::json!("1");
+    assert_eq!(proof_from_json(&off_curve), None);
     write("vk.json", vk_json(keys.vk()));
     write("proof.json", proof_json(&proof));
     write("public.json", public_json(&inputs));
