@@ -121,6 +121,26 @@ pub struct MirrorState {
     /// balances (anvil: `anvil_setBalance` at deployment).
     #[serde(default)]
     pub genesis_wei: u128,
+    /// Every accepted batch's roots and public data: what an L1 keeps in its calldata and
+    /// `BatchVerified` logs, from which a node can rebuild the state (a real chain keeps it
+    /// forever; so does this mirror).
+    #[serde(default)]
+    pub history: Vec<PublishedBatch>,
+}
+
+/// An accepted batch as the L1 publishes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedBatch {
+    /// Its number.
+    pub number: u64,
+    /// Root before.
+    #[serde(with = "hex_word")]
+    pub old_root: Word,
+    /// Root after.
+    #[serde(with = "hex_word")]
+    pub new_root: Word,
+    /// The public data, hex.
+    pub pubdata: String,
 }
 
 mod hex_word {
@@ -199,6 +219,7 @@ impl Mirror {
                 total_claimed: 0,
                 total_refunded: 0,
                 genesis_wei: 0,
+                history: Vec::new(),
             },
         )
     }
@@ -336,6 +357,12 @@ impl Mirror {
         }
         let deposits = head - self.state.queue_head;
         let batch_number = self.state.batch_count;
+        self.state.history.push(PublishedBatch {
+            number: batch_number,
+            old_root: self.state.state_root,
+            new_root,
+            pubdata: hex::encode(pubdata),
+        });
         self.state.state_root = new_root;
         self.state.queue_head = head;
         self.state.batch_count += 1;
