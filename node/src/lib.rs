@@ -11,17 +11,24 @@
 //! - [`tx`], [`sequencer`], [`node`]: transactions and their life, the sequencer actor with
 //!   its bounded mempool and proving pipeline, start-up and crash recovery by replay.
 //! - [`rpc`]: the `ferry_` JSON-RPC API; [`devnet`]: `ferry devnet`; [`wallet`]: `ferry wallet`.
+//! - [`net`]: libp2p (gossip of batches and transactions, catch-up, proving jobs);
+//!   [`follower`] and [`worker`]: the two roles beside the sequencer; [`restore`]: a state
+//!   rebuilt from the L1's public data alone.
 
 #![warn(missing_docs)]
 
 pub mod devnet;
+pub mod follower;
 pub mod gas;
 pub mod l1;
 pub mod loadgen;
 pub mod metrics;
+pub mod net;
 pub mod node;
+pub mod restore;
 pub mod rpc;
 pub mod sequencer;
 pub mod storage;
 pub mod tx;
 pub mod wallet;
+pub mod worker;

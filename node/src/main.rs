@@ -1,5 +1,5 @@
-//! `ferry`: the Ferry node binary. For now it inspects the protocol's circuit; the node
-//! (sequencer, prover, devnet) grows here.
+//! `ferry`: the Ferry node binary: the devnet (sequencer, followers, prover workers), the
+//! wallet, restore from L1, benchmarks and circuit tools.
 
 mod bench;
 
@@ -28,8 +28,12 @@ enum Command {
     /// The L1 contracts.
     #[command(subcommand)]
     L1(L1Command),
-    /// Run a whole rollup on this machine: embedded L1, sequencer, prover, JSON-RPC.
+    /// Run a whole rollup on this machine: embedded L1, sequencer, prover, JSON-RPC; with
+    /// `--followers N --provers M`, that many more node processes on libp2p.
     Devnet(ferry_node::devnet::DevnetArgs),
+    /// Rebuild a node's state into an empty `--data-dir` from the L1's public data alone
+    /// (`--restore-from`), check every root against the L1, and print the result as JSON.
+    Restore(ferry_node::devnet::DevnetArgs),
     /// Keys and transactions.
     #[command(subcommand)]
     Wallet(ferry_node::wallet::WalletCommand),
@@ -88,6 +92,9 @@ enum BenchCommand {
     /// Drive a running devnet over JSON-RPC: accepted transfers/s, soft-confirmation and
     /// L1-verification latency.
     Load(ferry_node::loadgen::LoadArgs),
+    /// Devnets of separate processes (a follower, 0/1/2 prover workers): batch propagation
+    /// to the follower, transfers proven/s, catch-up speed.
+    Network(ferry_node::loadgen::NetworkArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +259,9 @@ fn main() -> Result<()> {
         Command::Bench(BenchCommand::Load(args)) => tokio::runtime::Runtime::new()?
             .block_on(ferry_node::loadgen::load(&args))
             .map(drop),
+        Command::Bench(BenchCommand::Network(args)) => tokio::runtime::Runtime::new()?
+            .block_on(ferry_node::loadgen::network(&args))
+            .map(drop),
         Command::Demo(args) => tokio::runtime::Runtime::new()?
             .block_on(ferry_node::loadgen::demo(&args))
             .map(drop),
@@ -264,6 +274,14 @@ fn main() -> Result<()> {
             let args = ferry_node::devnet::with_config(args, sub)?;
             init_logs();
             tokio::runtime::Runtime::new()?.block_on(ferry_node::devnet::run(args))
+        }
+        Command::Restore(args) => {
+            let sub = matches
+                .subcommand_matches("restore")
+                .expect("the restore subcommand");
+            let args = ferry_node::devnet::with_config(args, sub)?;
+            init_logs();
+            tokio::runtime::Runtime::new()?.block_on(ferry_node::devnet::restore_only(args))
         }
         Command::Wallet(cmd) => {
             tokio::runtime::Runtime::new()?.block_on(ferry_node::wallet::run(cmd))

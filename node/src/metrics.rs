@@ -33,6 +33,24 @@ pub struct Metrics {
     pub prove_micros: AtomicU64,
     /// Total sealing time (execution and the RocksDB write), microseconds.
     pub seal_micros: AtomicU64,
+    /// Connected libp2p peers.
+    pub p2p_peers: AtomicU64,
+    /// Gossip messages refused as invalid (each a strike against the sender).
+    pub p2p_invalid: AtomicU64,
+    /// Batches a follower re-executed and stored.
+    pub batches_followed: AtomicU64,
+    /// Sum over followed batches of the time from sealing to stored here, milliseconds.
+    pub follow_lag_ms: AtomicU64,
+    /// Batches a follower fetched by catching up.
+    pub catch_up_batches: AtomicU64,
+    /// Time spent catching up, microseconds.
+    pub catch_up_micros: AtomicU64,
+    /// Proofs a follower checked against its own copy of the batch.
+    pub proofs_checked: AtomicU64,
+    /// Proving jobs answered by workers (sequencer) or proven (worker).
+    pub jobs_remote: AtomicU64,
+    /// Proving jobs given back (worker gone, timed out, or its proof was invalid).
+    pub jobs_reassigned: AtomicU64,
 }
 
 impl Metrics {
@@ -58,7 +76,7 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, f64); 12] = [
+        let rows: [(&str, &str, &str, f64); 21] = [
             (
                 "ferry_txs_accepted_total",
                 "counter",
@@ -130,6 +148,60 @@ impl Metrics {
                 "counter",
                 "Time spent executing and persisting batches.",
                 self.seal_micros.load(Relaxed) as f64 / 1e6,
+            ),
+            (
+                "ferry_p2p_peers",
+                "gauge",
+                "Connected libp2p peers.",
+                self.p2p_peers.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_p2p_invalid_total",
+                "counter",
+                "Gossip messages refused as invalid.",
+                self.p2p_invalid.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_batches_followed_total",
+                "counter",
+                "Batches a follower re-executed and stored.",
+                self.batches_followed.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_follow_lag_seconds_total",
+                "counter",
+                "Sum of the times from sealing on the sequencer to stored by this follower.",
+                self.follow_lag_ms.load(Relaxed) as f64 / 1e3,
+            ),
+            (
+                "ferry_catch_up_batches_total",
+                "counter",
+                "Batches a follower fetched by catching up.",
+                self.catch_up_batches.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_catch_up_seconds_total",
+                "counter",
+                "Time a follower spent catching up.",
+                self.catch_up_micros.load(Relaxed) as f64 / 1e6,
+            ),
+            (
+                "ferry_proofs_checked_total",
+                "counter",
+                "Proofs a follower verified.",
+                self.proofs_checked.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_jobs_remote_total",
+                "counter",
+                "Proving jobs done by workers.",
+                self.jobs_remote.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_jobs_reassigned_total",
+                "counter",
+                "Proving jobs given back and assigned again.",
+                self.jobs_reassigned.load(Relaxed) as f64,
             ),
         ];
         let mut out = String::new();

@@ -69,40 +69,8 @@ pub async fn start(
     prover: Prover,
     metrics: Arc<Metrics>,
 ) -> Result<Started, StartError> {
-    let store = Arc::new(Store::open(dir)?);
     let params = cfg.params;
-    let params_json = serde_json::to_value(params).expect("serializes");
-    match store.get(META, &"params")? {
-        None => {
-            let mut w = store.batch();
-            w.put(META, &"params", &params_json);
-            w.put(
-                META,
-                &"genesis",
-                &serde_json::to_value(genesis).expect("serializes"),
-            );
-            for (id, a) in genesis {
-                w.put(ACCOUNTS, id, a);
-            }
-            w.commit()?;
-            info!(accounts = genesis.len(), "new chain: genesis written");
-        }
-        Some(p) if p != params_json => {
-            return Err(StartError::Inconsistent(format!(
-                "it holds a chain with circuit {p}"
-            )));
-        }
-        Some(_) => {}
-    }
-    let genesis: Vec<(AccountId, Account)> =
-        serde_json::from_value(store.get(META, &"genesis")?.unwrap_or_default())
-            .map_err(|e| StartError::Inconsistent(e.to_string()))?;
-    let mut state = State::new(params.depth);
-    for (id, a) in &genesis {
-        state
-            .insert_genesis(*id, *a)
-            .map_err(|e| StartError::Inconsistent(e.to_string()))?;
-    }
+    let (store, mut state, genesis) = open_chain(dir, params, genesis)?;
     let genesis_root = state.root();
     let deposits: Vec<Deposit> = store
         .get(META, &"l1_deposits")?
@@ -177,17 +145,7 @@ pub async fn start(
             )));
         }
     }
-    // the key index (also fills it for data directories written before it existed)
-    let mut w = store.batch();
-    let mut first_ids = std::collections::HashMap::new();
-    for (id, a) in state.accounts() {
-        let first = first_ids.entry(a.pubkey).or_insert(id);
-        *first = (*first).min(id);
-    }
-    for (pk, id) in &first_ids {
-        w.put(ACCOUNT_BY_PUBKEY, pk, id);
-    }
-    w.commit()?;
+    write_key_index(&store, &state)?;
     let verified_root = &l1_view.state_root;
     info!(
         batches = batches.len(),
@@ -217,7 +175,72 @@ pub async fn start(
     Ok((handle, join))
 }
 
-fn mark_verified(store: &Store, b: &crate::storage::StoredBatch) -> Result<(), StoreError> {
+/// An opened chain: its store, the genesis state and the genesis accounts.
+pub type Chain = (Arc<Store>, State, Vec<(AccountId, Account)>);
+
+/// Opens a node's store, writing `genesis` on first start (and refusing a directory that
+/// holds another circuit's chain); returns it with the genesis state and accounts.
+pub fn open_chain(
+    dir: &Path,
+    params: ferry_circuits::CircuitParams,
+    genesis: &[(AccountId, Account)],
+) -> Result<Chain, StartError> {
+    let store = Arc::new(Store::open(dir)?);
+    let params_json = serde_json::to_value(params).expect("serializes");
+    match store.get(META, &"params")? {
+        None => {
+            let mut w = store.batch();
+            w.put(META, &"params", &params_json);
+            w.put(
+                META,
+                &"genesis",
+                &serde_json::to_value(genesis).expect("serializes"),
+            );
+            for (id, a) in genesis {
+                w.put(ACCOUNTS, id, a);
+            }
+            w.commit()?;
+            info!(accounts = genesis.len(), "new chain: genesis written");
+        }
+        Some(p) if p != params_json => {
+            return Err(StartError::Inconsistent(format!(
+                "it holds a chain with circuit {p}"
+            )));
+        }
+        Some(_) => {}
+    }
+    let genesis: Vec<(AccountId, Account)> =
+        serde_json::from_value(store.get(META, &"genesis")?.unwrap_or_default())
+            .map_err(|e| StartError::Inconsistent(e.to_string()))?;
+    let mut state = State::new(params.depth);
+    for (id, a) in &genesis {
+        state
+            .insert_genesis(*id, *a)
+            .map_err(|e| StartError::Inconsistent(e.to_string()))?;
+    }
+    Ok((store, state, genesis))
+}
+
+/// Writes the key index for every account: the lowest id holding each key. Also fills it
+/// for data directories written before it existed.
+pub(crate) fn write_key_index(store: &Store, state: &State) -> Result<(), StoreError> {
+    let mut w = store.batch();
+    let mut first_ids = std::collections::HashMap::new();
+    for (id, a) in state.accounts() {
+        let first = first_ids.entry(a.pubkey).or_insert(id);
+        *first = (*first).min(id);
+    }
+    for (pk, id) in &first_ids {
+        w.put(ACCOUNT_BY_PUBKEY, pk, id);
+    }
+    w.commit()?;
+    Ok(())
+}
+
+pub(crate) fn mark_verified(
+    store: &Store,
+    b: &crate::storage::StoredBatch,
+) -> Result<(), StoreError> {
     let mut w = store.batch();
     for h in &b.txs {
         if let Some(mut rec) = store.get(TXS, h)? {

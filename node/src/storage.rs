@@ -173,6 +173,15 @@ impl Store {
         })
     }
 
+    /// Opens another node's database for reading only, while that node may be running
+    /// (what restoring from the embedded L1 reads).
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        let opts = Options::default();
+        Ok(Self {
+            db: DB::open_cf_for_read_only(&opts, dir, ALL, false)?,
+        })
+    }
+
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.db
             .cf_handle(name)
@@ -244,6 +253,17 @@ impl Writes<'_> {
     pub fn put<K: Key, V: Serialize>(&mut self, t: Table<K, V>, k: &K, v: &V) {
         let bytes = serde_json::to_vec(v).expect("values serialize");
         self.wb.put_cf(self.store.cf(t.name), k.bytes(), bytes);
+    }
+
+    /// Puts the accounts at `touched` (each once) as `state` has them now.
+    pub fn put_accounts(&mut self, state: &ferry_circuits::State, mut touched: Vec<AccountId>) {
+        touched.sort_unstable();
+        touched.dedup();
+        for id in &touched {
+            if let Some(a) = state.account(*id) {
+                self.put(ACCOUNTS, id, a);
+            }
+        }
     }
 
     /// Deletes a value.

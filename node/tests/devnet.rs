@@ -16,7 +16,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHAIN: u64 = 1337;
+mod common;
+use common::{free_port, key, transfer, CHAIN};
 
 struct Devnet {
     child: Child,
@@ -28,14 +29,6 @@ impl Drop for Devnet {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
@@ -80,21 +73,6 @@ async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
 
 fn accounts(dir: &Path) -> Vec<TestAccount> {
     serde_json::from_str(&std::fs::read_to_string(dir.join("data/accounts.json")).unwrap()).unwrap()
-}
-
-fn key(a: &TestAccount) -> PrivateKey {
-    PrivateKey::from_hex(&a.private_key).unwrap()
-}
-
-fn transfer(from: &TestAccount, to: u32, amount: u64, nonce: u32) -> L2Tx {
-    let t = Transfer {
-        from: AccountId(from.id),
-        to: AccountId(to),
-        amount: Amount(amount),
-        fee: Amount(1),
-        nonce: Nonce(nonce),
-    };
-    L2Tx::Transfer(t.sign(CHAIN, &key(from)))
 }
 
 async fn wait_verified(c: &HttpClient, h: TxHash) {

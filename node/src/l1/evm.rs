@@ -13,6 +13,7 @@ use ferry_contracts::L1Error;
 use ferry_prover::Curve;
 
 mod anvil_only;
+mod history;
 
 sol! {
     #[sol(rpc)]

@@ -1,6 +1,7 @@
 //! What users run to see the node's numbers: `ferry bench sequencer` (execution and
-//! persistence without proving), `ferry bench load` (a running devnet driven over JSON-RPC)
-//! and `ferry demo` (an instant withdrawal, timed).
+//! persistence without proving), `ferry bench load` (a running devnet driven over JSON-RPC),
+//! `ferry bench network` (followers and prover workers as separate processes) and
+//! `ferry demo` (an instant withdrawal, timed).
 
 use crate::devnet::TestAccount;
 use crate::l1::backend::L1Config;
@@ -28,10 +29,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod bench_load;
+mod bench_network;
 mod bench_sequencer;
 mod demo;
 
 pub use bench_load::{load, LoadArgs, LoadFigures};
+pub use bench_network::{network, NetworkArgs, NetworkRun};
 pub use bench_sequencer::{sequencer, SequencerArgs, SequencerFigures};
 pub use demo::{demo, DemoArgs, Step};
 

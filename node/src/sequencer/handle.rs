@@ -45,7 +45,7 @@ pub enum SubmitError {
     Unavailable(String),
 }
 
-pub(super) enum Command {
+pub(crate) enum Command {
     Submit(Box<Incoming>, Reply),
     Deposit(Deposit, oneshot::Sender<Result<u64, String>>),
     Claim(
@@ -54,19 +54,29 @@ pub(super) enum Command {
     ),
 }
 
-pub(super) type Reply = oneshot::Sender<Result<TxHash, SubmitError>>;
+pub(crate) type Reply = oneshot::Sender<Result<TxHash, SubmitError>>;
 
 /// A transaction whose signature the submitter's task already checked.
-pub(super) struct Incoming {
+pub(crate) struct Incoming {
     pub(super) hash: TxHash,
     pub(super) tx: L2Tx,
     pub(super) verified: VerifiedTx,
 }
 
-/// A cheap, cloneable handle to the sequencer.
+/// Where a node's accepted submissions go.
+#[derive(Clone, Debug)]
+pub(crate) enum Route {
+    /// This process runs the sequencer.
+    Sequencer(mpsc::Sender<Command>),
+    /// A follower: signatures are checked here, then the transaction is gossiped to the
+    /// sequencer, which decides.
+    Forward(crate::net::NetHandle),
+}
+
+/// A cheap, cloneable handle to the node: the sequencer, or a follower that forwards to it.
 #[derive(Clone, Debug)]
 pub struct SequencerHandle {
-    pub(super) tx: mpsc::Sender<Command>,
+    pub(crate) route: Route,
     /// The database (reads go straight to it).
     pub store: Arc<Store>,
     /// New batch events (number, status).
@@ -106,8 +116,16 @@ impl SequencerHandle {
             .ok_or(TxError::UnknownAccount(tx.from()))?;
         let verified = tx.verify(chain, &sender.pubkey)?;
         let hash = tx.hash(chain);
+        let tx_queue = match &self.route {
+            Route::Sequencer(q) => q,
+            Route::Forward(net) => {
+                net.publish_tx(&tx).await;
+                Metrics::add(&self.metrics.txs_accepted, 1);
+                return Ok(hash);
+            }
+        };
         let (reply, rx) = oneshot::channel();
-        self.tx
+        tx_queue
             .send(Command::Submit(
                 Box::new(Incoming { hash, tx, verified }),
                 reply,
@@ -118,10 +136,19 @@ impl SequencerHandle {
             .map_err(|e| SubmitError::Unavailable(e.to_string()))?
     }
 
+    fn sequencer(&self) -> Result<&mpsc::Sender<Command>, String> {
+        match &self.route {
+            Route::Sequencer(q) => Ok(q),
+            Route::Forward(_) => {
+                Err("devnet L1 helpers run on the sequencer: use its JSON-RPC".to_string())
+            }
+        }
+    }
+
     /// Devnet: an L1 deposit paid by `d.owner`; returns its queue index.
     pub async fn deposit(&self, d: Deposit) -> Result<u64, String> {
         let (reply, rx) = oneshot::channel();
-        self.tx
+        self.sequencer()?
             .send(Command::Deposit(d, reply))
             .await
             .map_err(|e| e.to_string())?;
@@ -131,7 +158,7 @@ impl SequencerHandle {
     /// Devnet: `claim()` on L1 sent by `who`; returns the wei paid.
     pub async fn claim(&self, who: ferry_circuits::ops::L1Address) -> Result<u128, String> {
         let (reply, rx) = oneshot::channel();
-        self.tx
+        self.sequencer()?
             .send(Command::Claim(who, reply))
             .await
             .map_err(|e| e.to_string())?;

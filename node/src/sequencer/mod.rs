@@ -35,6 +35,7 @@ mod handle;
 mod prover;
 mod seal;
 
+pub(crate) use handle::Route;
 use handle::{Command, Incoming, Reply};
 pub use handle::{SequencerHandle, SubmitError};
 use prover::spawn_prover;
@@ -95,6 +96,8 @@ pub struct Sequencer {
     proves: bool,
     /// Batches sent to the prover whose proof has not come back.
     in_flight: usize,
+    /// Batches the prover can work on at once (workers in the pool, at least 1).
+    prover_capacity: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Sequencer {
@@ -129,8 +132,8 @@ impl Sequencer {
         let (prove_tx, prove_rx) = mpsc::channel::<(u64, BatchWitness)>(cfg.proving_queue);
         let (proof_tx, proof_rx) = mpsc::channel(cfg.proving_queue + 1);
         let (events, _) = tokio::sync::broadcast::channel(1024);
-        let proves = matches!(prover, Prover::Local(_));
-        spawn_prover(prover, prove_rx, proof_tx, metrics.clone());
+        let proves = !matches!(prover, Prover::Discard);
+        let prover_capacity = spawn_prover(prover, prove_rx, proof_tx, metrics.clone());
         let mut by_pubkey = HashMap::new();
         let mut next_free = 0;
         for (id, a) in state.accounts() {
@@ -142,7 +145,7 @@ impl Sequencer {
         }
         let (l1_view, l1_rx) = tokio::sync::watch::channel(l1_view);
         let handle = SequencerHandle {
-            tx,
+            route: handle::Route::Sequencer(tx),
             store: store.clone(),
             events: events.clone(),
             params: cfg.params,
@@ -172,6 +175,7 @@ impl Sequencer {
             metrics,
             proves,
             in_flight: 0,
+            prover_capacity,
         };
         for (n, hash, tx) in recovered.mempool {
             let signer = seq.state.account(tx.from()).map(|a| a.pubkey);
@@ -241,9 +245,10 @@ impl Sequencer {
                     if let Err(e) = self.sync_l1().await {
                         warn!(error = %e, "reading L1 failed");
                     }
-                    // a batch that is not full waits while the prover is busy: it fills up
+                    // a batch that is not full waits while every prover is busy: it fills up
                     // instead of queueing behind as one more small batch to prove
-                    if self.in_flight == 0 {
+                    let capacity = self.prover_capacity.load(std::sync::atomic::Ordering::Relaxed);
+                    if self.in_flight < capacity {
                         self.seal_if_possible();
                     }
                 }

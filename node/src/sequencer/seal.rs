@@ -115,13 +115,7 @@ impl Sequencer {
                 w.put(ACCOUNT_BY_PUBKEY, &d.pubkey, id);
             }
         }
-        touched.sort_unstable();
-        touched.dedup();
-        for id in &touched {
-            if let Some(a) = self.state.account(*id) {
-                w.put(ACCOUNTS, id, a);
-            }
-        }
+        w.put_accounts(&self.state, touched);
         let stored = StoredBatch {
             number,
             old_root: hex_root(&sealed.old_root()),

@@ -16,6 +16,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod roles;
+
 /// Options of `ferry devnet`. Each can also be set in a TOML file (`--config`), under the
 /// same name with `_` or `-`; a flag on the command line wins over the file.
 #[derive(Debug, Args, Clone, Serialize, Deserialize)]
@@ -68,6 +70,50 @@ pub struct DevnetArgs {
     /// anyone who knows it can forge proofs and spend the test accounts.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// What this process runs: the `sequencer` (with the L1 and the proving pool), a
+    /// `follower` (re-executes the sequencer's batches, serves reads, forwards transactions)
+    /// or a `prover` worker.
+    #[arg(long, value_enum, default_value_t = NodeRole::Sequencer)]
+    pub role: NodeRole,
+    /// libp2p listen address (TCP). The sequencer listens only when this is set or when it
+    /// starts followers or provers (then on a free loopback port if unset).
+    #[arg(long)]
+    pub p2p: Option<std::net::SocketAddr>,
+    /// The sequencer's libp2p address ending in `/p2p/<peer id>` (followers and provers; the
+    /// sequencer prints it).
+    #[arg(long)]
+    pub sequencer: Option<libp2p::Multiaddr>,
+    /// Follower processes to start beside the sequencer, each with its own data directory
+    /// `<data-dir>/follower-<i>` and JSON-RPC on the port after the previous one.
+    #[arg(long, default_value_t = 0)]
+    pub followers: usize,
+    /// Prover worker processes to start beside the sequencer.
+    #[arg(long, default_value_t = 0)]
+    pub provers: usize,
+    /// Seconds a worker may take on a proving job before the job goes to another prover.
+    #[arg(long, default_value_t = 300)]
+    pub prove_timeout_s: u64,
+    /// A follower whose data directory is empty first rebuilds the state from the L1's
+    /// public data: `anvil:<url>:<rollup address>`, or `embedded:<sequencer data dir>`
+    /// (the embedded L1 lives in the sequencer's database).
+    #[arg(long)]
+    pub restore_from: Option<String>,
+    /// Exit when the parent process does (followers and provers a devnet starts).
+    #[arg(long, hide = true)]
+    #[serde(skip)]
+    pub exit_with_parent: bool,
+}
+
+/// What a `ferry devnet` process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// The sequencer, the L1 and the proving pool.
+    Sequencer,
+    /// A follower.
+    Follower,
+    /// A prover worker.
+    Prover,
 }
 
 /// Which L1 a devnet settles on.
@@ -155,8 +201,8 @@ pub fn with_config(args: DevnetArgs, matches: &clap::ArgMatches) -> Result<Devne
     Ok(out)
 }
 
-/// Runs the devnet until Ctrl-C.
-pub async fn run(args: DevnetArgs) -> Result<()> {
+/// The circuit a devnet's flags describe.
+pub fn params(args: &DevnetArgs) -> Result<CircuitParams> {
     let params = CircuitParams {
         depth: args.depth,
         deposits: args.deposits,
@@ -165,12 +211,11 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         chain_id: CircuitParams::DEFAULT.chain_id,
     };
     params.validate()?;
-    anyhow::ensure!(
-        args.accounts >= 1,
-        "a devnet needs at least the operator's account"
-    );
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    Ok(params)
+}
+
+/// The devnet's Groth16 keys, generated once (with a progress bar) and then loaded.
+pub async fn keys(args: &DevnetArgs, params: CircuitParams) -> Result<Arc<Keys>> {
     let keys_dir = args.keys_dir.clone();
     let seed = args.seed;
     let (keys, source) = tokio::task::spawn_blocking(move || {
@@ -182,10 +227,12 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         constraints = keys.shape.num_constraints(),
         "keys ready"
     );
-    let accounts = test_accounts(&args);
-    let file = args.data_dir.join("accounts.json");
-    std::fs::write(&file, serde_json::to_string_pretty(&accounts)?)?;
-    let genesis: Vec<(AccountId, Account)> = accounts
+    Ok(Arc::new(keys))
+}
+
+/// The genesis accounts: the test accounts with their balances.
+pub fn genesis(accounts: &[TestAccount]) -> Vec<(AccountId, Account)> {
+    accounts
         .iter()
         .map(|a| {
             (
@@ -198,14 +245,53 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
                 },
             )
         })
-        .collect();
+        .collect()
+}
+
+/// `ferry restore`: rebuilds `<data-dir>/db` from `--restore-from` and prints what it
+/// rebuilt as JSON.
+pub async fn restore_only(args: DevnetArgs) -> Result<()> {
+    let params = params(&args)?;
+    let source = args
+        .restore_from
+        .as_deref()
+        .context("--restore-from anvil:<url>:<rollup address> | embedded:<sequencer data dir>")?;
+    std::fs::create_dir_all(&args.data_dir)?;
+    let genesis = genesis(&test_accounts(&args));
+    let r = crate::restore::restore(source, &args.data_dir.join("db"), params, &genesis).await?;
+    println!("{}", serde_json::to_string(&r)?);
+    Ok(())
+}
+
+/// Runs the devnet (or, with `--role`, one follower or prover process) until Ctrl-C.
+pub async fn run(args: DevnetArgs) -> Result<()> {
+    let params = params(&args)?;
+    anyhow::ensure!(
+        args.accounts >= 1,
+        "a devnet needs at least the operator's account"
+    );
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    if args.exit_with_parent {
+        roles::exit_with_parent();
+    }
+    match args.role {
+        NodeRole::Sequencer => {}
+        NodeRole::Follower => return roles::follower(args, params).await,
+        NodeRole::Prover => return roles::prover(args, params).await,
+    }
+    let keys = keys(&args, params).await?;
+    let accounts = test_accounts(&args);
+    let file = args.data_dir.join("accounts.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&accounts)?)?;
+    let genesis = genesis(&accounts);
     let cfg = SequencerConfig {
         params,
         fee_account: AccountId(0),
         batch_timeout: Duration::from_millis(args.batch_timeout_ms),
         mempool_limit: 10_000,
         min_fee: args.min_fee,
-        proving_queue: 4,
+        proving_queue: 4.max(args.provers + 1),
     };
     let l1 = match args.l1 {
         L1Kind::Embedded => L1Config::Embedded { exodus_delay: 100 },
@@ -214,21 +300,29 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
             state_file: args.data_dir.join("anvil-state.json"),
         },
     };
-    let keys = Arc::new(keys);
     let metrics = crate::metrics::Metrics::new();
+    let network = roles::sequencer_network(&args, keys.clone(), metrics.clone()).await?;
+    let prover = match &network {
+        Some(n) => n.prover.clone(),
+        None => crate::sequencer::Prover::Local(keys.clone()),
+    };
     let (handle, _join) = crate::node::start(
         &args.data_dir.join("db"),
         cfg,
         &genesis,
         keys.clone(),
         l1,
-        crate::sequencer::Prover::Local(keys),
+        prover,
         metrics.clone(),
     )
     .await?;
     let metrics_addr = crate::metrics::serve(args.metrics, metrics).await?;
     let l1_view = handle.l1.borrow().clone();
-    let (addr, server) = crate::rpc::serve(args.rpc, handle).await?;
+    let (addr, server) = crate::rpc::serve(args.rpc, handle.clone()).await?;
+    let children = match network {
+        Some(n) => Some(n.serve(handle, &args, addr)?),
+        None => None,
+    };
 
     println!("Ferry devnet is running");
     match args.l1 {
@@ -243,6 +337,9 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     println!("  chain id      {}", params.chain_id);
     println!("  JSON-RPC      http://{addr} (WebSocket ws://{addr})");
     println!("  metrics       http://{metrics_addr}/metrics (Prometheus)");
+    if let Some(c) = &children {
+        c.banner();
+    }
     println!("  data          {}", args.data_dir.display());
     println!(
         "  test accounts {} (keys in {}; devnet only)",
@@ -265,6 +362,7 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     );
     tokio::signal::ctrl_c().await?;
     server.stop()?;
+    drop(children);
     Ok(())
 }
 

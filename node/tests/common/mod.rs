@@ -1,0 +1,37 @@
+//! What the end-to-end test files share: free ports and signed transfers between the
+//! devnet's test accounts.
+
+use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::ops::transfer::Transfer;
+use ferry_circuits::ops::{AccountId, Amount, Nonce};
+use ferry_node::devnet::TestAccount;
+use ferry_node::tx::L2Tx;
+
+/// The devnet's chain id.
+pub const CHAIN: u64 = 1337;
+
+/// A loopback port nobody listens on (now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The key of a test account.
+pub fn key(a: &TestAccount) -> PrivateKey {
+    PrivateKey::from_hex(&a.private_key).unwrap()
+}
+
+/// A transfer with a fee of 1, signed by `from`.
+pub fn transfer(from: &TestAccount, to: u32, amount: u64, nonce: u32) -> L2Tx {
+    let t = Transfer {
+        from: AccountId(from.id),
+        to: AccountId(to),
+        amount: Amount(amount),
+        fee: Amount(1),
+        nonce: Nonce(nonce),
+    };
+    L2Tx::Transfer(t.sign(CHAIN, &key(from)))
+}

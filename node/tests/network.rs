@@ -1,0 +1,459 @@
+//! The network, with every node a separate `ferry` process on loopback: a sequencer, a
+//! follower and a prover worker, real libp2p sockets and real proofs.
+//!
+//! - the follower reaches the sequencer's root after every batch, and checks every proof;
+//! - a transaction sent to the follower is included;
+//! - a batch with a forged signature, or signed by the sequencer but with a wrong root, is
+//!   refused and changes nothing;
+//! - a worker killed in the middle of a job does not lose the batch;
+//! - a follower killed and restarted catches up;
+//! - restore from L1 (embedded and anvil) yields the sequencer's root;
+//! - `ferry devnet --followers 1 --provers 1` starts both, and they die with it.
+
+use ferry_circuits::eddsa::PrivateKey;
+use ferry_node::devnet::TestAccount;
+use ferry_node::net::wire::{BatchBody, SignedBatch};
+use ferry_node::net::{NetConfig, NetEvent, Role};
+use ferry_node::rpc::{ChainInfo, FerryApiClient};
+use ferry_node::tx::{TxHash, TxStatus};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use libp2p::identity::Keypair;
+use libp2p::Multiaddr;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{free_port, transfer};
+const CIRCUIT: [&str; 6] = ["--depth", "2", "--transfers", "2", "--accounts", "4"];
+
+/// A `ferry` process, killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.0.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+}
+
+/// A node's ports and directories.
+struct Node {
+    dir: PathBuf,
+    rpc: u16,
+    metrics: u16,
+    p2p: u16,
+}
+
+impl Node {
+    fn new(root: &Path, name: &str) -> Self {
+        Self {
+            dir: root.join(name),
+            rpc: free_port(),
+            metrics: free_port(),
+            p2p: free_port(),
+        }
+    }
+
+    fn spawn(&self, keys: &Path, extra: &[&str]) -> Proc {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(format!("{}.log", self.dir.display()))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .arg("devnet")
+            .args(CIRCUIT)
+            .args(["--batch-timeout-ms", "300"])
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .arg("--keys-dir")
+            .arg(keys)
+            .args(["--rpc", &format!("127.0.0.1:{}", self.rpc)])
+            .args(["--metrics", &format!("127.0.0.1:{}", self.metrics)])
+            .args(["--p2p", &format!("127.0.0.1:{}", self.p2p)])
+            .args(extra)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Proc(child)
+    }
+
+    /// Its libp2p address (its key is in its data directory once it started).
+    fn addr(&self) -> Multiaddr {
+        let key = ferry_node::devnet::roles::node_key(&self.dir).unwrap();
+        format!(
+            "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+            self.p2p,
+            key.public().to_peer_id()
+        )
+        .parse()
+        .unwrap()
+    }
+
+    async fn client(&self) -> HttpClient {
+        let c = HttpClientBuilder::default()
+            .build(format!("http://127.0.0.1:{}", self.rpc))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while c.chain_info().await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not come up",
+                self.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        c
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.metrics)) else {
+            return -1.0;
+        };
+        use std::io::Write;
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1.0)
+    }
+}
+
+async fn until(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn accounts(seq: &Node) -> Vec<TestAccount> {
+    serde_json::from_str(&std::fs::read_to_string(seq.dir.join("accounts.json")).unwrap()).unwrap()
+}
+
+async fn verified(c: &HttpClient, h: TxHash) -> bool {
+    match c.get_receipt(h).await.unwrap().map(|r| r.status) {
+        Some(TxStatus::Rejected { reason }) => panic!("rejected: {reason}"),
+        Some(TxStatus::Verified { .. }) => true,
+        _ => false,
+    }
+}
+
+/// Every batch the sequencer sealed is on the follower with the same roots, proof checked.
+async fn same_chain(seq: &HttpClient, fol: &HttpClient) -> bool {
+    let (s, f): (ChainInfo, ChainInfo) = (
+        seq.chain_info().await.unwrap(),
+        fol.chain_info().await.unwrap(),
+    );
+    if s.batches != f.batches || s.sealed_root != f.sealed_root || f.verified_batches != s.batches {
+        return false;
+    }
+    for n in 0..s.batches {
+        let (a, b) = (
+            seq.get_batch(n).await.unwrap(),
+            fol.get_batch(n).await.unwrap(),
+        );
+        let (a, b) = (a.unwrap(), b.expect("the follower has every batch"));
+        assert_eq!(
+            (&a.old_root, &a.new_root, &a.pubdata),
+            (&b.old_root, &b.new_root, &b.pubdata)
+        );
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequencer_follower_and_prover_worker() {
+    let root = tempfile::tempdir().unwrap();
+    let keys = root.path().join("keys");
+    let seq = Node::new(root.path(), "sequencer");
+    let _seq_proc = seq.spawn(&keys, &[]);
+    let s = seq.client().await;
+    let acc = accounts(&seq);
+    let seq_addr = seq.addr().to_string();
+
+    let fol = Node::new(root.path(), "follower");
+    let fol_proc = fol.spawn(&keys, &["--role", "follower", "--sequencer", &seq_addr]);
+    let f = fol.client().await;
+    let worker = Node::new(root.path(), "worker");
+    let worker_proc = worker.spawn(&keys, &["--role", "prover", "--sequencer", &seq_addr]);
+    until("the follower and the worker connected", 60, async || {
+        seq.metric("ferry_p2p_peers") >= 2.0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // identify: the worker says what it is
+
+    // a transfer through the sequencer, one through the follower: both included, and the
+    // follower holds the same chain with every proof checked
+    let h1 = s
+        .send_transaction(transfer(&acc[1], 2, 1_000, 0))
+        .await
+        .unwrap();
+    let h2 = f
+        .send_transaction(transfer(&acc[2], 3, 500, 0))
+        .await
+        .unwrap();
+    until("both transfers verified", 120, async || {
+        verified(&s, h1).await && verified(&s, h2).await
+    })
+    .await;
+    until("the follower at the sequencer's root", 60, async || {
+        same_chain(&s, &f).await
+    })
+    .await;
+    assert!(
+        verified(&f, h2).await,
+        "the follower's receipt of its own transaction"
+    );
+    until("a proof from the worker", 60, async || {
+        seq.metric("ferry_jobs_remote_total") >= 1.0
+    })
+    .await;
+    assert!(fol.metric("ferry_proofs_checked_total") >= 1.0);
+
+    // a worker frozen before it gets a job, then killed: the job goes back and is proven here
+    worker_proc.signal("-STOP");
+    let h3 = s
+        .send_transaction(transfer(&acc[1], 2, 7, 1))
+        .await
+        .unwrap();
+    until("the job sent to the frozen worker", 30, async || {
+        s.get_receipt(h3)
+            .await
+            .unwrap()
+            .is_some_and(|r| matches!(r.status, TxStatus::Sealed { .. }))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    worker_proc.signal("-KILL");
+    drop(worker_proc);
+    until("the lost job proven again", 120, async || {
+        verified(&s, h3).await
+    })
+    .await;
+    assert!(
+        seq.metric("ferry_jobs_reassigned_total") >= 1.0,
+        "the job was reassigned"
+    );
+
+    // forged batches: one signed by another key, one signed by the sequencer with a wrong root
+    until("the follower caught up", 60, async || {
+        same_chain(&s, &f).await
+    })
+    .await;
+    let before = f.chain_info().await.unwrap();
+    let seq_key = ferry_node::devnet::roles::node_key(&seq.dir).unwrap();
+    forge_to(&fol, &Keypair::generate_ed25519(), &before, 1.0).await;
+    forge_to(&fol, &seq_key, &before, 2.0).await;
+    let after = f.chain_info().await.unwrap();
+    assert_eq!(
+        (after.batches, after.sealed_root),
+        (before.batches, before.sealed_root.clone())
+    );
+
+    // the follower killed, transfers while it is down, restarted: it catches up
+    fol_proc.signal("-KILL");
+    drop(fol_proc);
+    let mut hs = Vec::new();
+    for n in 0..3 {
+        hs.push(
+            s.send_transaction(transfer(&acc[3], 1, 5, n))
+                .await
+                .unwrap(),
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    for h in &hs {
+        until("transfers while the follower is down", 120, async || {
+            verified(&s, *h).await
+        })
+        .await;
+    }
+    let _fol_proc = fol.spawn(&keys, &["--role", "follower", "--sequencer", &seq_addr]);
+    let f = fol.client().await;
+    until("the restarted follower caught up", 60, async || {
+        same_chain(&s, &f).await
+    })
+    .await;
+
+    // restore from the embedded L1: the same root, from public data alone
+    let info = s.chain_info().await.unwrap();
+    assert_eq!(
+        info.verified_batches, info.batches,
+        "quiet: everything verified"
+    );
+    let restored = restore(root.path(), &format!("embedded:{}", seq.dir.display()));
+    assert_eq!(restored["root"].as_str(), Some(info.verified_root.as_str()));
+    assert_eq!(restored["batches"].as_u64(), Some(info.batches));
+}
+
+/// `ferry restore` into a fresh directory; its JSON answer.
+fn restore(root: &Path, source: &str) -> serde_json::Value {
+    let dir = root.join(format!("restored-{}", free_port()));
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("restore")
+        .args(CIRCUIT)
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--keys-dir")
+        .arg(root.join("keys"))
+        .args(["--restore-from", source])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "restore failed: {stdout}");
+    // logs come first; the answer is the last line
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
+/// Connects to the follower as a peer of its own and publishes a batch signed by `key` on
+/// top of the follower's head with a wrong new root, until the follower has counted
+/// `strikes` invalid messages.
+async fn forge_to(fol: &Node, key: &Keypair, head: &ChainInfo, strikes: f64) {
+    let cfg = NetConfig {
+        key: Keypair::generate_ed25519(),
+        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        sequencer: Some(fol.addr()),
+        role: Role::Sequencer,
+        prove_timeout: Duration::from_secs(5),
+    };
+    let (net, mut events) = ferry_node::net::spawn(cfg, ferry_node::metrics::Metrics::new())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(
+        tokio::time::timeout(Duration::from_secs(1), events.recv()).await,
+        Ok(Some(NetEvent::PeerUp { .. }))
+    ) {
+        assert!(Instant::now() < deadline, "could not reach the follower");
+    }
+    let pubdata = "00".repeat(3 + 96 + 2 * 12 + 34);
+    let mut attempt = 0;
+    until("the follower refuses the forged batch", 30, async || {
+        attempt += 1;
+        let body = BatchBody {
+            number: head.batches,
+            old_root: head.sealed_root.clone().unwrap_or_default(),
+            new_root: format!("0x{:064x}", 12_345),
+            pubdata: pubdata.clone(),
+            deposits: vec![],
+            txs: vec![],
+            proof: None,
+            sealed_at_ms: attempt,
+        };
+        net.publish_batch(&SignedBatch::sign(&body, key)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        fol.metric("ferry_p2p_invalid_total") >= strikes
+    })
+    .await;
+}
+
+/// `ferry devnet --followers 1 --provers 1`: the follower serves the same chain on the next
+/// port, the worker proves, and both stop when the devnet is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_with_a_follower_and_a_prover() {
+    let root = tempfile::tempdir().unwrap();
+    let keys = root.path().join("keys");
+    let mut seq = Node::new(root.path(), "devnet");
+    let port = free_port();
+    // the follower takes the port after the devnet's: find a free pair
+    seq.rpc = (port..port + 100)
+        .find(|p| {
+            std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", *p + 1)).is_ok()
+        })
+        .unwrap();
+    let mut devnet = seq.spawn(&keys, &["--followers", "1", "--provers", "1"]);
+    let s = seq.client().await;
+    let fol = Node {
+        dir: seq.dir.join("follower-0"),
+        rpc: seq.rpc + 1,
+        metrics: 0,
+        p2p: 0,
+    };
+    let f = fol.client().await;
+    let acc = accounts(&seq);
+    until("the worker joined", 60, async || {
+        seq.metric("ferry_p2p_peers") >= 2.0
+    })
+    .await;
+    let h = f
+        .send_transaction(transfer(&acc[1], 2, 42, 0))
+        .await
+        .unwrap();
+    until("verified", 120, async || verified(&s, h).await).await;
+    until("the follower at the sequencer's root", 60, async || {
+        same_chain(&s, &f).await
+    })
+    .await;
+    assert!(
+        seq.metric("ferry_jobs_remote_total") >= 1.0,
+        "the worker proved"
+    );
+    devnet.signal("-KILL");
+    let _ = devnet.0.wait();
+    until("the follower gone with the devnet", 30, async || {
+        f.chain_info().await.is_err()
+    })
+    .await;
+}
+
+/// Restore from anvil: the batches' public data read back from `submitBatch` calldata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_from_anvil() {
+    let root = tempfile::tempdir().unwrap();
+    let keys = root.path().join("keys");
+    let seq = Node::new(root.path(), "sequencer");
+    let _seq_proc = seq.spawn(&keys, &["--l1", "anvil"]);
+    let s = seq.client().await;
+    let acc = accounts(&seq);
+    let mut hs = Vec::new();
+    for n in 0..3 {
+        hs.push(
+            s.send_transaction(transfer(&acc[1], 3, 100 + n as u64, n))
+                .await
+                .unwrap(),
+        );
+    }
+    let fresh = PrivateKey([9; 32]).public_key();
+    s.devnet_deposit(fresh, 77, acc[2].owner).await.unwrap();
+    for h in &hs {
+        until("transfers verified", 120, async || verified(&s, *h).await).await;
+    }
+    until("the deposit verified", 60, async || {
+        let i = s.chain_info().await.unwrap();
+        s.get_account_by_pubkey(fresh).await.unwrap().is_some() && i.verified_batches == i.batches
+    })
+    .await;
+    let info = s.chain_info().await.unwrap();
+    let source = format!(
+        "anvil:{}:{}",
+        info.l1.url.as_deref().unwrap(),
+        info.l1.rollup.as_deref().unwrap()
+    );
+    let restored = restore(root.path(), &source);
+    assert_eq!(restored["root"].as_str(), Some(info.verified_root.as_str()));
+    assert_eq!(restored["batches"].as_u64(), Some(info.batches));
+    assert_eq!(
+        restored["accounts"].as_u64(),
+        Some(5),
+        "4 test accounts and the deposit's"
+    );
+}
