@@ -1,6 +1,6 @@
 //! `ferry bench network`: devnets of separate processes on loopback, one per prover setup
-//! (proving locally, with one worker, with two...), each with a follower. Under load as
-//! fast as the sequencer takes it, it measures how long a sealed batch takes to reach the
+//! (proving locally, with one worker, with two...), each with a follower. Under a load
+//! that keeps every batch full, it measures how long a sealed batch takes to reach the
 //! follower, transfers proven per second, and how fast a fresh follower catches up.
 
 use super::*;
@@ -18,6 +18,10 @@ pub struct NetworkArgs {
     /// Prover workers per run, comma separated (0: the sequencer proves locally).
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     pub provers: Vec<usize>,
+    /// Transfers per second offered: enough to keep every batch full, not so many that
+    /// signing and refusing them takes the cores from proving (0: as fast as it goes).
+    #[arg(long, default_value_t = 8)]
+    pub rate: u32,
     /// Seconds of load per run.
     #[arg(long, default_value_t = 60)]
     pub duration: u64,
@@ -193,7 +197,7 @@ async fn run_one(args: &NetworkArgs, provers: usize, root: &std::path::Path) -> 
     let load = LoadArgs {
         rpc: seq_url.clone(),
         accounts: dir.join("accounts.json"),
-        rate: 0,
+        rate: args.rate,
         duration: args.duration,
         settle: 0,
         json: None,
@@ -268,8 +272,11 @@ pub async fn network(args: &NetworkArgs) -> Result<Vec<NetworkRun>> {
         runs.push(run_one(args, m, root.path()).await?);
     }
     println!(
-        "network on loopback: depth {}, {} transfer slots, {} s of load per run; every process shares this machine's cores",
-        args.depth, args.transfers, args.duration
+        "network on loopback: depth {}, {} transfer slots, {} s of load at {} per run; every process shares this machine's cores",
+        args.depth,
+        args.transfers,
+        args.duration,
+        if args.rate > 0 { format!("{}/s", args.rate) } else { "max rate".into() }
     );
     println!("  provers  accepted  proven tx/s  batches verified  propagation p50/p99    catch-up");
     let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.1} ms", x * 1e3));
