@@ -23,6 +23,7 @@
 pub mod bench;
 pub mod export;
 pub mod keys;
+pub mod msm;
 pub mod prove;
 
 pub use keys::{KeyError, Keys};

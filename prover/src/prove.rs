@@ -4,15 +4,20 @@
 //! 1. [`witness`]: replay the native trace through the circuit in prove mode *without*
 //!    building constraints (values only) to get the full assignment;
 //! 2. [`prove_assignment`]: the QAP witness map from the matrices synthesized once per key,
-//!    then the multi-scalar multiplications.
+//!    then the multi-scalar multiplications ([`crate::msm`]).
 //!
 //! [`prove_plain`] is arkworks' stock path (re-synthesis and inlining per proof), kept as
 //! the benchmark's baseline.
 
 use crate::keys::Keys;
+use crate::msm::msm;
 use crate::{Curve, Proof};
 use ark_bn254::Fr;
+use ark_ec::CurveGroup;
+use ark_ff::PrimeField;
+use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
 use ark_groth16::Groth16;
+use ark_poly::GeneralEvaluationDomain;
 use ark_relations::r1cs::{
     ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
 };
@@ -20,6 +25,7 @@ use ark_snark::SNARK;
 use ark_std::UniformRand;
 use ferry_circuits::batch::BatchWitness;
 use ferry_circuits::circuit::BatchCircuit;
+use rayon::prelude::*;
 
 /// Why a batch could not be proven.
 #[derive(Debug, thiserror::Error)]
@@ -77,24 +83,48 @@ pub fn witness(keys: &Keys, w: &BatchWitness) -> Result<Vec<Fr>, ProveError> {
     Ok(full)
 }
 
-/// Proves an assignment from [`witness`] with the key's precomputed matrices.
+/// Proves an assignment from [`witness`] with the key's precomputed matrices: the QAP
+/// witness map (arkworks' libsnark reduction), then the five multi-scalar multiplications with
+/// [`crate::msm::msm`] instead of arkworks' `VariableBaseMSM`.
 pub fn prove_assignment(
     keys: &Keys,
     full: &[Fr],
     rng: &mut impl rand::RngCore,
 ) -> Result<Proof, ProveError> {
     let m = &keys.shape.matrices;
+    let pk = &keys.pk;
+    let inputs = m.num_instance_variables;
+    let expected = inputs + m.num_witness_variables;
+    if full.len() != expected {
+        return Err(ProveError::Shape {
+            expected,
+            got: full.len(),
+        });
+    }
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
-    Ok(Groth16::<Curve>::create_proof_with_reduction_and_matrices(
-        &keys.pk,
-        r,
-        s,
+    let h = LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
         m,
-        m.num_instance_variables,
+        inputs,
         m.num_constraints,
         full,
-    )?)
+    )?;
+    let h: Vec<_> = h.par_iter().map(|x| x.into_bigint()).collect();
+    let z: Vec<_> = full.par_iter().map(|x| x.into_bigint()).collect();
+
+    // Each query's element 0 belongs to the constant variable `1`; the rest pair with
+    // `z[1..]` (public inputs, then witness). `l_query` covers the witness only.
+    let a = msm(&pk.a_query[1..], &z[1..]) + pk.a_query[0] + pk.vk.alpha_g1 + pk.delta_g1 * r;
+    let b_g1 = msm(&pk.b_g1_query[1..], &z[1..]) + pk.b_g1_query[0] + pk.beta_g1 + pk.delta_g1 * s;
+    let b_g2 =
+        msm(&pk.b_g2_query[1..], &z[1..]) + pk.b_g2_query[0] + pk.vk.beta_g2 + pk.vk.delta_g2 * s;
+    let c = msm(&pk.l_query, &z[inputs..]) + msm(&pk.h_query, &h) + a * s + b_g1 * r
+        - pk.delta_g1 * (r * s);
+    Ok(Proof {
+        a: a.into_affine(),
+        b: b_g2.into_affine(),
+        c: c.into_affine(),
+    })
 }
 
 /// Proves a batch: [`witness`] then [`prove_assignment`].
