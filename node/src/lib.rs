@@ -32,3 +32,10 @@ pub mod storage;
 pub mod tx;
 pub mod wallet;
 pub mod worker;
+
+/// A loopback port nobody listens on now (the OS's pick): for anvil, benchmarks and tests.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}

@@ -214,6 +214,21 @@ impl Metrics {
     }
 }
 
+/// Reads one sample, `name`, from the `/metrics` of the node whose metrics listen on
+/// 127.0.0.1:`port` (a blocking request; for benchmarks and tests). `Ok(None)`: no such sample.
+pub fn scrape(port: u16, name: &str) -> std::io::Result<Option<f64>> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let prefix = format!("{name} ");
+    Ok(out
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok()))
+}
+
 /// Serves `GET /metrics` on `addr`; returns the bound address. Other paths get 404.
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -288,23 +288,12 @@ async fn scenario(l1: &str) {
         "empty receiver"
     );
     // Prometheus metrics
-    let metrics = {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", devnet.metrics_port)).unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out
-    };
-    let verified: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("ferry_batches_verified_total "))
-        .expect("the verified-batches counter")
-        .parse()
-        .unwrap();
+    let verified = ferry_node::metrics::scrape(devnet.metrics_port, "ferry_batches_verified_total")
+        .unwrap()
+        .expect("the verified-batches counter");
     assert!(
         verified >= 3.0,
-        "three verified batches at least: {metrics}"
+        "three verified batches at least: {verified}"
     );
     assert!(raw_post(port, "{not json").contains("Parse error"));
     assert!(raw_post(

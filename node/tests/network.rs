@@ -19,7 +19,6 @@ use ferry_node::tx::{TxHash, TxStatus};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use libp2p::identity::Keypair;
 use libp2p::Multiaddr;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -120,17 +119,11 @@ impl Node {
         c
     }
 
+    /// One metric of this node; -1 while it does not answer.
     fn metric(&self, name: &str) -> f64 {
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.metrics)) else {
-            return -1.0;
-        };
-        use std::io::Write;
-        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .and_then(|v| v.trim().parse().ok())
+        ferry_node::metrics::scrape(self.metrics, name)
+            .ok()
+            .flatten()
             .unwrap_or(-1.0)
     }
 }

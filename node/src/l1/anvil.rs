@@ -60,12 +60,6 @@ pub fn binary() -> Result<PathBuf, AnvilError> {
     Ok(bin)
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 impl Anvil {
     /// Starts anvil on 127.0.0.1 (automine: one block per transaction).
     pub fn spawn() -> Result<Self, AnvilError> {
@@ -77,7 +71,7 @@ impl Anvil {
     /// may lose the last second).
     pub fn spawn_with_state(state: Option<&std::path::Path>) -> Result<Self, AnvilError> {
         let bin = binary()?;
-        let port = free_port()?;
+        let port = crate::free_port()?;
         let mut cmd = Command::new(bin);
         cmd.args([
             "--host",

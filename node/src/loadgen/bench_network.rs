@@ -59,23 +59,14 @@ pub struct NetworkRun {
 struct Proc(#[allow(dead_code)] tokio::process::Child);
 
 /// One value from a node's `/metrics`.
-async fn metric(port: u16, name: &str) -> Result<f64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).await?;
-    out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
+async fn metric(port: u16, name: &'static str) -> Result<f64> {
+    tokio::task::spawn_blocking(move || crate::metrics::scrape(port, name))
+        .await??
         .with_context(|| format!("no {name} at port {port}"))
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(crate::free_port()?)
 }
 
 async fn up(rpc: &str) -> Result<HttpClient> {

@@ -12,11 +12,7 @@ pub const CHAIN: u64 = 1337;
 
 /// A loopback port nobody listens on (now).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    ferry_node::free_port().unwrap()
 }
 
 /// The key of a test account.
