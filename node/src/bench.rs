@@ -31,13 +31,15 @@ fn mib(bytes: u64) -> f64 {
 
 fn print_table(rows: &[BenchRow]) {
     println!(
-        "{:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "{:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "batch",
         "constr",
         "c/xfer",
         "setup s",
         "wit s",
         "prove s",
+        "qap s",
+        "msm s",
         "ver ms",
         "xfer/s",
         "stock s",
@@ -56,13 +58,15 @@ fn print_table(rows: &[BenchRow]) {
             _ => ("-".into(), "-".into(), "-".into()),
         };
         println!(
-            "{:>5} {:>9} {:>8} {:>8.2} {:>8.3} {:>8.2} {:>7.1} {:>8.2} {:>9} {:>8} {:>8} {:>8.0} {:>8.1}",
+            "{:>5} {:>9} {:>8} {:>8.2} {:>8.3} {:>8.2} {:>7.2} {:>7.2} {:>7.1} {:>8.2} {:>9} {:>8} {:>8} {:>8.0} {:>8.1}",
             r.batch_size,
             r.constraints,
             r.constraints_per_transfer,
             r.setup_s,
             r.witness_s,
             r.prove_s,
+            r.qap_s,
+            r.msm_s,
             r.verify_s * 1e3,
             r.transfers_per_s,
             stock,
@@ -83,7 +87,7 @@ fn print_table(rows: &[BenchRow]) {
         );
     }
     println!(
-        "xfer/s = batch / (witness + prove); stock = arkworks Groth16::prove on the same key; {} threads",
+        "xfer/s = batch / (witness + prove); prove = qap (witness map, FFTs) + msm; stock = arkworks Groth16::prove on the same key; {} threads",
         rayon_threads()
     );
 }

@@ -83,32 +83,53 @@ pub fn witness(keys: &Keys, w: &BatchWitness) -> Result<Vec<Fr>, ProveError> {
     Ok(full)
 }
 
-/// Proves an assignment from [`witness`] with the key's precomputed matrices: the QAP
-/// witness map (arkworks' libsnark reduction), then the five multi-scalar multiplications with
-/// [`crate::msm::msm`] instead of arkworks' `VariableBaseMSM`.
+/// Proves an assignment from [`witness`] with the key's precomputed matrices: [`quotient`],
+/// then [`prove_with_quotient`].
 pub fn prove_assignment(
     keys: &Keys,
     full: &[Fr],
     rng: &mut impl rand::RngCore,
 ) -> Result<Proof, ProveError> {
+    let h = quotient(keys, full)?;
+    prove_with_quotient(keys, full, &h, rng)
+}
+
+fn check_shape(keys: &Keys, full: &[Fr]) -> Result<(), ProveError> {
     let m = &keys.shape.matrices;
-    let pk = &keys.pk;
-    let inputs = m.num_instance_variables;
-    let expected = inputs + m.num_witness_variables;
+    let expected = m.num_instance_variables + m.num_witness_variables;
     if full.len() != expected {
         return Err(ProveError::Shape {
             expected,
             got: full.len(),
         });
     }
+    Ok(())
+}
+
+/// The QAP witness map: the coefficients of `h = (A·B − C) / Z` from the assignment and the
+/// key's matrices (arkworks' libsnark reduction: seven FFTs over the domain).
+pub fn quotient(keys: &Keys, full: &[Fr]) -> Result<Vec<Fr>, ProveError> {
+    check_shape(keys, full)?;
+    let m = &keys.shape.matrices;
+    Ok(LibsnarkReduction::witness_map_from_matrices::<
+        Fr,
+        GeneralEvaluationDomain<Fr>,
+    >(m, m.num_instance_variables, m.num_constraints, full)?)
+}
+
+/// The proof from the assignment and its [`quotient`]: the five multi-scalar multiplications,
+/// with [`crate::msm::msm`] instead of arkworks' `VariableBaseMSM`.
+pub fn prove_with_quotient(
+    keys: &Keys,
+    full: &[Fr],
+    h: &[Fr],
+    rng: &mut impl rand::RngCore,
+) -> Result<Proof, ProveError> {
+    check_shape(keys, full)?;
+    let pk = &keys.pk;
+    let inputs = keys.shape.matrices.num_instance_variables;
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
-    let h = LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
-        m,
-        inputs,
-        m.num_constraints,
-        full,
-    )?;
     let h: Vec<_> = h.par_iter().map(|x| x.into_bigint()).collect();
     let z: Vec<_> = full.par_iter().map(|x| x.into_bigint()).collect();
 
