@@ -30,10 +30,10 @@ pub fn msm<P: SWCurveConfig>(bases: &[Affine<P>], scalars: &[BigIntOf<P>]) -> Pr
         return Projective::zero();
     }
     let (bases, scalars) = (&bases[..n], &scalars[..n]);
-    let bits = P::ScalarField::MODULUS_BIT_SIZE as usize;
-    let c = window_bits(n, rayon::current_num_threads());
     // Booth digits need one bit above the scalar's top bit to be zero.
-    let windows = (bits + 1).div_ceil(c);
+    let bits = P::ScalarField::MODULUS_BIT_SIZE as usize + 1;
+    let c = window_bits(n, bits, rayon::current_num_threads());
+    let windows = bits.div_ceil(c);
     let sums: Vec<Projective<P>> = (0..windows)
         .into_par_iter()
         .map(|w| window_sum(bases, scalars, w, c))
@@ -48,12 +48,12 @@ pub fn msm<P: SWCurveConfig>(bases: &[Affine<P>], scalars: &[BigIntOf<P>]) -> Pr
     acc
 }
 
-/// The window width that minimises the estimated cost of the busiest thread: each window
-/// costs an affine addition (about 6 multiplications) per point plus the bucket sum (about 27
-/// per bucket), and windows are shared out among `threads`.
-fn window_bits(n: usize, threads: usize) -> usize {
+/// The window width that minimises the estimated cost of the busiest thread: each of the
+/// `bits / c` windows costs an affine addition (about 6 multiplications) per point plus the
+/// bucket sum (about 27 per bucket), and windows are shared out among `threads`.
+fn window_bits(n: usize, bits: usize, threads: usize) -> usize {
     let cost = |c: usize| {
-        let windows = 255usize.div_ceil(c);
+        let windows = bits.div_ceil(c);
         let per_window = 6 * n + 27 * (1usize << (c - 1));
         windows.div_ceil(threads.max(1)) * per_window
     };

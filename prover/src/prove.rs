@@ -72,14 +72,7 @@ pub fn witness(keys: &Keys, w: &BatchWitness) -> Result<Vec<Fr>, ProveError> {
     let cs = cs.into_inner().ok_or(SynthesisError::MissingCS)?;
     let mut full = cs.instance_assignment;
     full.extend(cs.witness_assignment);
-    let m = &keys.shape.matrices;
-    let expected = m.num_instance_variables + m.num_witness_variables;
-    if full.len() != expected {
-        return Err(ProveError::Shape {
-            expected,
-            got: full.len(),
-        });
-    }
+    check_shape(keys, &full)?;
     Ok(full)
 }
 
@@ -94,6 +87,7 @@ pub fn prove_assignment(
     prove_with_quotient(keys, full, &h, rng)
 }
 
+/// An assignment must have exactly the variables of the key's matrices.
 fn check_shape(keys: &Keys, full: &[Fr]) -> Result<(), ProveError> {
     let m = &keys.shape.matrices;
     let expected = m.num_instance_variables + m.num_witness_variables;

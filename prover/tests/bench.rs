@@ -1,11 +1,11 @@
 //! `ferry bench prover`'s engine at a tiny shape: one row per size, every proof verified (the
-//! run asserts it), the phases adding up, and the stock prover measured beside it.
+//! run asserts it), both proving phases reported, and the stock prover measured beside it.
 
 use ferry_prover::bench::{run, BenchConfig};
 use indicatif::ProgressBar;
 
 #[test]
-fn one_row_per_size_with_phases_that_add_up() {
+fn one_row_per_size_with_both_phases_and_the_stock_prover() {
     let cfg = BenchConfig {
         depth: 2,
         batch_sizes: vec![1, 2],
@@ -19,7 +19,6 @@ fn one_row_per_size_with_phases_that_add_up() {
     );
     assert!(rows[1].constraints > rows[0].constraints);
     for r in &rows {
-        assert_eq!(r.prove_s, r.qap_s + r.msm_s);
         assert!(r.qap_s > 0.0 && r.msm_s > 0.0, "{r:?}");
         assert!(r.plain_prove_s.is_some(), "the stock prover ran");
         assert!(r.pk_bytes > r.pk_compressed_bytes);

@@ -65,10 +65,6 @@ async fn metric(port: u16, name: &'static str) -> Result<f64> {
         .with_context(|| format!("no {name} at port {port}"))
 }
 
-fn free_port() -> Result<u16> {
-    Ok(crate::free_port()?)
-}
-
 async fn up(rpc: &str) -> Result<HttpClient> {
     let c = jsonrpsee::http_client::HttpClientBuilder::default().build(rpc)?;
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -123,13 +119,13 @@ fn node(
 
 async fn run_one(args: &NetworkArgs, provers: usize, root: &std::path::Path) -> Result<NetworkRun> {
     let dir = root.join(format!("provers-{provers}"));
-    let rpc = (free_port()?..u16::MAX - 1)
+    let rpc = (crate::free_port()?..u16::MAX - 1)
         .find(|p| {
             std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()
                 && std::net::TcpListener::bind(("127.0.0.1", *p + 1)).is_ok()
         })
         .context("no free pair of ports")?;
-    let p2p = free_port()?;
+    let p2p = crate::free_port()?;
     let extra = [
         "--followers".to_string(),
         "1".into(),
@@ -216,7 +212,7 @@ async fn run_one(args: &NetworkArgs, provers: usize, root: &std::path::Path) -> 
         "/ip4/127.0.0.1/tcp/{p2p}/p2p/{}",
         crate::devnet::roles::node_key(&dir)?.public().to_peer_id()
     );
-    let (late_rpc, late_metrics) = (free_port()?, free_port()?);
+    let (late_rpc, late_metrics) = (crate::free_port()?, crate::free_port()?);
     let late = node(
         &dir.join("late-follower"),
         args,
