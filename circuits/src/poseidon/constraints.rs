@@ -5,8 +5,9 @@
 //! (the first S-box acts on the constant capacity element).
 //!
 //! When the constraint system only collects a witness (proving from precomputed matrices),
-//! building the linear layers as `FpVar` sums would register some 3,700 symbolic linear
-//! combinations per hash that nobody reads. [`poseidon`] then computes the permutation on
+//! building the linear layers as `FpVar` sums would register a symbolic linear combination
+//! for every constant addition, MDS product and sum (some 3,700 for a Poseidon(4)) that
+//! nobody reads. [`poseidon`] then computes the permutation on
 //! plain field elements and allocates the same witness variables (`x²`, `x⁴`, `x⁵` of every
 //! S-box on a non-constant input) in the same order; a test holds the two paths to the same
 //! assignment.
