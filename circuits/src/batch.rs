@@ -189,7 +189,7 @@ impl<'s> BatchBuilder<'s> {
         );
         Self {
             checkpoint: state.checkpoint(),
-            old_root: state.root(),
+            old_root: state.flush(),
             state,
             params,
             fee_account,
@@ -376,7 +376,7 @@ impl<'s> BatchBuilder<'s> {
         Ok(BatchWitness {
             params: self.params,
             old_root: self.old_root,
-            new_root: self.state.root(),
+            new_root: self.state.flush(),
             pubdata,
             deposits,
             transfers,

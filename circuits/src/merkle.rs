@@ -5,6 +5,14 @@
 //! Storage is sparse: only nodes that differ from an empty subtree are kept, and the root of an
 //! empty subtree of every height is precomputed. An empty slot's leaf is the field element 0.
 //!
+//! Hashing is lazy. Setting a leaf only marks its ancestors stale; a stale node is hashed when
+//! something reads it: a sibling on a path taken with [`AccountTree::fresh_path`], or the
+//! root at [`AccountTree::flush`]. The read-only [`AccountTree::root`] and
+//! [`AccountTree::path`] are always right too: they hash stale nodes without keeping the
+//! result. A batch of 16 transfers sets 33 leaves, and their paths share the upper levels
+//! (ids are handed out in order, so accounts crowd the tree's low corner); hashing each shared
+//! node once per batch, instead of once per write, is most of the sequencer's saving.
+//!
 //! The gadget twin is [`constraints::root_from_path`].
 
 #[cfg(feature = "r1cs")]
@@ -12,7 +20,7 @@ pub mod constraints;
 
 use crate::field::Fr;
 use crate::poseidon::poseidon;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Children per node.
 pub const ARITY: usize = 4;
@@ -44,6 +52,16 @@ pub fn children(cur: Fr, pos: usize, siblings: &[Fr; 3]) -> [Fr; 4] {
         };
     }
     out
+}
+
+/// Per level, bottom-up: the indices of the three siblings of `index`'s ancestor.
+fn siblings_of(index: u32, depth: usize) -> impl Iterator<Item = (usize, [u32; 3])> {
+    (0..depth).map(move |level| {
+        let me = index >> (2 * level);
+        let first = me & !3;
+        let mut others = (first..first + 4).filter(move |j| *j != me);
+        (level, [0; 3].map(|_| others.next().expect("3 siblings")))
+    })
 }
 
 impl MerklePath {
@@ -82,6 +100,9 @@ pub struct AccountTree {
     empty: Vec<Fr>,
     /// Non-empty nodes, keyed by (level, index at that level).
     nodes: HashMap<(u8, u32), Fr>,
+    /// Nodes whose stored value predates a write below them. Every ancestor of a stale
+    /// node is stale too.
+    stale: HashSet<(u8, u32)>,
 }
 
 impl AccountTree {
@@ -95,6 +116,7 @@ impl AccountTree {
             depth,
             empty: empty_roots(depth),
             nodes: HashMap::new(),
+            stale: HashSet::new(),
         }
     }
 
@@ -115,9 +137,41 @@ impl AccountTree {
             .unwrap_or(self.empty[level])
     }
 
+    fn is_stale(&self, level: usize, index: u32) -> bool {
+        level > 0 && self.stale.contains(&(level as u8, index))
+    }
+
+    /// A node's current value, hashing stale nodes below it without keeping the result.
+    fn value(&self, level: usize, index: u32) -> Fr {
+        if self.is_stale(level, index) {
+            let first = index << 2;
+            poseidon(&[0, 1, 2, 3].map(|j| self.value(level - 1, first + j)))
+        } else {
+            self.node(level, index)
+        }
+    }
+
+    /// A node's current value, hashing and storing stale nodes below it.
+    fn refresh(&mut self, level: usize, index: u32) -> Fr {
+        if level > 0 && self.stale.remove(&(level as u8, index)) {
+            let first = index << 2;
+            let kids = [0, 1, 2, 3].map(|j| self.refresh(level - 1, first + j));
+            let v = poseidon(&kids);
+            self.put(level, index, v);
+            v
+        } else {
+            self.node(level, index)
+        }
+    }
+
     /// The root.
     pub fn root(&self) -> Fr {
-        self.node(self.depth, 0)
+        self.value(self.depth, 0)
+    }
+
+    /// Hashes every stale node, so that later reads hash nothing.
+    pub fn flush(&mut self) -> Fr {
+        self.refresh(self.depth, 0)
     }
 
     /// The leaf at `index` (0 if empty).
@@ -125,38 +179,37 @@ impl AccountTree {
         self.node(0, index)
     }
 
-    /// The Merkle path of `index`.
+    /// The Merkle path of `index` (stale siblings are hashed, not kept).
     pub fn path(&self, index: u32) -> MerklePath {
         debug_assert!(u64::from(index) < self.capacity());
-        let siblings = (0..self.depth)
-            .map(|level| {
-                let me = index >> (2 * level);
-                let first = me & !3;
-                let mut sib = [Fr::from(0u64); 3];
-                let mut k = 0;
-                for j in first..first + 4 {
-                    if j != me {
-                        sib[k] = self.node(level, j);
-                        k += 1;
-                    }
-                }
-                sib
-            })
-            .collect();
-        MerklePath { siblings }
+        MerklePath {
+            siblings: siblings_of(index, self.depth)
+                .map(|(level, js)| js.map(|j| self.value(level, j)))
+                .collect(),
+        }
     }
 
-    /// Sets the leaf at `index` and recomputes its ancestors.
+    /// The Merkle path of `index`, keeping what it hashes, so that the next path or root
+    /// that passes near it finds those nodes fresh.
+    pub fn fresh_path(&mut self, index: u32) -> MerklePath {
+        debug_assert!(u64::from(index) < self.capacity());
+        MerklePath {
+            siblings: siblings_of(index, self.depth)
+                .map(|(level, js)| js.map(|j| self.refresh(level, j)))
+                .collect(),
+        }
+    }
+
+    /// Sets the leaf at `index` and marks its ancestors stale.
     pub fn set(&mut self, index: u32, leaf: Fr) {
         debug_assert!(u64::from(index) < self.capacity());
         self.put(0, index, leaf);
         let mut idx = index;
-        for level in 0..self.depth {
-            let parent = idx >> 2;
-            let first = parent << 2;
-            let kids = [0, 1, 2, 3].map(|j| self.node(level, first + j));
-            self.put(level + 1, parent, poseidon(&kids));
-            idx = parent;
+        for level in 1..=self.depth {
+            idx >>= 2;
+            if !self.stale.insert((level as u8, idx)) {
+                break; // its ancestors are stale already
+            }
         }
     }
 
@@ -173,6 +226,25 @@ impl AccountTree {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Every level of the dense tree over `leaves`, hashed bottom-up.
+    fn dense_levels(leaves: &[Fr], depth: usize) -> Vec<Vec<Fr>> {
+        let mut levels = vec![leaves.to_vec()];
+        for k in 0..depth {
+            let next = levels[k].chunks(ARITY).map(poseidon).collect();
+            levels.push(next);
+        }
+        levels
+    }
+
+    fn dense_path(leaves: &[Fr], index: u32, depth: usize) -> MerklePath {
+        let levels = dense_levels(leaves, depth);
+        MerklePath {
+            siblings: siblings_of(index, depth)
+                .map(|(level, js)| js.map(|j| levels[level][j as usize]))
+                .collect(),
+        }
+    }
 
     #[test]
     fn empty_tree_root_is_precomputed_empty_root() {
@@ -195,6 +267,29 @@ mod tests {
             prop_assert_eq!(t.path(probe).root(t.leaf(probe), probe), t.root());
             // a wrong leaf does not reach the root
             prop_assert_ne!(t.path(probe).root(t.leaf(probe) + Fr::from(1u64), probe), t.root());
+        }
+
+        /// Lazy hashing against the tree hashed from scratch: whatever the order of writes
+        /// and reads, every path and root is the dense tree's.
+        #[test]
+        fn lazy_reads_equal_a_tree_hashed_from_scratch(
+            ops in prop::collection::vec((0u8..4, 0u32..64, 0u64..4), 1..40),
+        ) {
+            let depth = 3;
+            let mut t = AccountTree::new(depth);
+            let mut leaves = vec![Fr::from(0u64); 64];
+            for (op, i, v) in ops {
+                match op {
+                    0 | 1 => {
+                        t.set(i, Fr::from(v));
+                        leaves[i as usize] = Fr::from(v);
+                    }
+                    2 => prop_assert_eq!(t.fresh_path(i), dense_path(&leaves, i, depth)),
+                    _ => prop_assert_eq!(t.flush(), dense_levels(&leaves, depth)[depth][0]),
+                }
+                prop_assert_eq!(t.path(i), dense_path(&leaves, i, depth));
+                prop_assert_eq!(t.root(), dense_levels(&leaves, depth)[depth][0]);
+            }
         }
 
         #[test]

@@ -39,6 +39,12 @@ impl State {
         self.tree.root()
     }
 
+    /// Hashes what writes left stale (see [`AccountTree`]), so that reads through `&self`
+    /// ([`Self::root`], [`Self::path`]) hash nothing.
+    pub fn flush(&mut self) -> Fr {
+        self.tree.flush()
+    }
+
     /// The tree's depth.
     pub fn depth(&self) -> usize {
         self.tree.depth()
@@ -94,14 +100,17 @@ impl State {
 
     /// Writes `account` at `id` (journaled); returns the slot's witness before the write.
     pub(crate) fn put(&mut self, id: AccountId, account: Account) -> AccountWitness {
-        let before = self.witness(id);
+        let before = AccountWitness {
+            account: self.account(id).copied(),
+            path: self.tree.fresh_path(id.0),
+        };
         self.journal.push((id, before.account));
         self.tree.set(id.0, account.leaf());
         self.accounts.insert(id.0, account);
         before
     }
 
-    /// Inserts genesis accounts (no journal, no witness).
+    /// Inserts genesis accounts (no journal, no witness; [`Self::flush`] after the last).
     pub fn insert_genesis(&mut self, id: AccountId, account: Account) -> Result<(), TxError> {
         self.check_id(id)?;
         self.tree.set(id.0, account.leaf());

@@ -218,6 +218,7 @@ pub fn open_chain(
             .insert_genesis(*id, *a)
             .map_err(|e| StartError::Inconsistent(e.to_string()))?;
     }
+    state.flush();
     Ok((store, state, genesis))
 }
 
