@@ -10,8 +10,9 @@ use ark_ec::{
     twisted_edwards::{Affine, MontCurveConfig, Projective, TECurveConfig},
     AffineRepr, CurveGroup,
 };
-use ark_ff::{MontFp, PrimeField};
+use ark_ff::{AdditiveGroup, MontFp, PrimeField};
 use num_bigint::BigUint;
+use std::sync::OnceLock;
 
 /// The scalar field of Baby Jubjub's prime-order subgroup (order `l`, about 2^251).
 pub type Fs = ark_ed_on_bn254::Fr;
@@ -72,6 +73,69 @@ pub fn mul(p: &Point, k: &BigUint) -> Point {
     p.mul_bigint(limbs).into_affine()
 }
 
+/// Bits per window of the scalar multiplications below: 63 windows cover `l`'s 251 bits.
+const WINDOW: usize = 4;
+const WINDOWS: usize = Fs::MODULUS_BIT_SIZE.div_ceil(WINDOW as u32) as usize;
+
+/// The `w`-th 4-bit digit of `k`, least significant first.
+fn digit(k: &<Fs as PrimeField>::BigInt, w: usize) -> usize {
+    let bit = w * WINDOW;
+    ((k.0[bit / 64] >> (bit % 64)) & ((1 << WINDOW) - 1)) as usize
+}
+
+/// `d·16^w·Base8` for every window `w` and digit `d` in 1..16, computed once.
+fn base8_table() -> &'static [Point] {
+    static TABLE: OnceLock<Vec<Point>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut all = Vec::with_capacity(WINDOWS * 15);
+        let mut step = PointProjective::from(base8()); // 16^w·Base8
+        for _ in 0..WINDOWS {
+            let mut acc = step;
+            for _ in 1..16 {
+                all.push(acc);
+                acc += step;
+            }
+            step = acc; // 16·16^w·Base8
+        }
+        PointProjective::normalize_batch(&all)
+    })
+}
+
+/// `k·Base8`, one mixed addition per non-zero 4-bit digit of `k` from a precomputed table.
+pub fn mul_base8(k: &Fs) -> PointProjective {
+    let table = base8_table();
+    let k = k.into_bigint();
+    let mut acc = PointProjective::default();
+    for w in 0..WINDOWS {
+        let d = digit(&k, w);
+        if d != 0 {
+            acc += table[w * 15 + d - 1];
+        }
+    }
+    acc
+}
+
+/// `k·P` with 4-bit windows: 252 doublings and at most 63 additions of precomputed
+/// multiples, against about 125 additions for double-and-add.
+pub fn mul_windowed(p: &PointProjective, k: &Fs) -> PointProjective {
+    let mut multiples = [PointProjective::default(); 16];
+    for d in 1..16 {
+        multiples[d] = multiples[d - 1] + *p;
+    }
+    let k = k.into_bigint();
+    let mut acc = PointProjective::default();
+    for w in (0..WINDOWS).rev() {
+        for _ in 0..WINDOW {
+            acc.double_in_place();
+        }
+        let d = digit(&k, w);
+        if d != 0 {
+            acc += multiples[d];
+        }
+    }
+    acc
+}
+
 /// `(x, y)` as a point if it satisfies the curve equation (no subgroup check).
 pub fn point_on_curve(x: Fr, y: Fr) -> Option<Point> {
     let p = Point::new_unchecked(x, y);
@@ -89,6 +153,30 @@ mod tests {
         assert!(b.is_in_correct_subgroup_assuming_on_curve());
         assert!(mul(&b, &subgroup_order()).is_zero());
         assert!(!mul(&b, &(subgroup_order() - 1u32)).is_zero());
+    }
+
+    #[test]
+    fn windowed_multiplications_equal_double_and_add() {
+        use ark_ff::UniformRand;
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+        let p = mul(&base8(), &BigUint::from(123_456_789u64));
+        let edge = [
+            Fs::from(0u64),
+            Fs::from(1u64),
+            Fs::from(15u64),
+            Fs::from(16u64),
+            -Fs::from(1u64),
+        ];
+        for k in edge.into_iter().chain((0..20).map(|_| Fs::rand(&mut rng))) {
+            let big: BigUint = k.into_bigint().into();
+            assert_eq!(mul_base8(&k).into_affine(), mul(&base8(), &big), "k = {k}");
+            assert_eq!(
+                mul_windowed(&p.into_group(), &k).into_affine(),
+                mul(&p, &big),
+                "k = {k}"
+            );
+        }
     }
 
     #[test]

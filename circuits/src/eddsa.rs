@@ -12,10 +12,13 @@
 #[cfg(feature = "r1cs")]
 pub mod constraints;
 
-use crate::babyjubjub::{base8, mul, point_on_curve, subgroup_order, Fs, Point};
+use crate::babyjubjub::{
+    base8, mul, mul_base8, mul_windowed, point_on_curve, subgroup_order, Fs, Point,
+};
 use crate::field::{fr_from_decimal, fr_to_decimal, Fr};
 use crate::poseidon::poseidon;
-use ark_ec::{AffineRepr, CurveGroup};
+use ark_ec::AffineRepr;
+use ark_ff::Zero;
 use ark_ff::{BigInteger, PrimeField};
 use blake_hash::Digest;
 use num_bigint::BigUint;
@@ -177,14 +180,15 @@ impl PublicKey {
         }
         let a = self.point()?;
         let r8 = point_on_curve(sig.r8_x, sig.r8_y).ok_or(SignatureError::NotOnCurve)?;
-        let a8 = a.mul_by_cofactor();
+        let a8 = a.mul_by_cofactor_to_group();
         if a8.is_zero() {
             return Err(SignatureError::SmallOrderKey);
         }
         let hm = poseidon(&[r8.x, r8.y, a.x, a.y, msg]);
-        let hm_int: BigUint = hm.into_bigint().into();
-        let left = mul(&base8(), &sig.s);
-        let right = (r8.into_group() + mul(&a8, &hm_int)).into_affine();
+        // 8·A lies in the subgroup of order l, so hm may be taken mod l
+        let hm = Fs::from_le_bytes_mod_order(&hm.into_bigint().to_bytes_le());
+        let left = mul_base8(&sig.s_scalar());
+        let right = mul_windowed(&a8, &hm) + r8;
         if left == right {
             Ok(())
         } else {

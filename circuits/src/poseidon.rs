@@ -23,7 +23,6 @@ use std::sync::OnceLock;
 
 /// The most inputs a Poseidon hash takes here (circomlib goes to 16; the protocol needs 7).
 pub const MAX_INPUTS: usize = 8;
-const MAX_WIDTH: usize = MAX_INPUTS + 1;
 
 /// circomlib's parameters for `inputs` inputs (width `inputs + 1`).
 pub fn params(inputs: usize) -> &'static PoseidonParameters<Fr> {
@@ -35,7 +34,7 @@ struct Tables {
     params: PoseidonParameters<Fr>,
     /// Per partial round: the constants to add, `[c₀, M̂^-i·c₁..]`.
     partial_ark: Vec<Vec<Fr>>,
-    /// Per partial round: the sparse matrix's first row after `m`, `vᵀM̂ⁱ`.
+    /// Per partial round: the sparse matrix's first row, `[m, vᵀM̂ⁱ]`.
     partial_row: Vec<Vec<Fr>>,
     /// Per partial round: its first column below `m`, `M̂^-(i+1)·w`.
     partial_col: Vec<Vec<Fr>>,
@@ -129,7 +128,9 @@ impl Tables {
             let mut ark = vec![c[0]];
             ark.extend(mat_vec(&pow_inv, &c[1..]));
             partial_ark.push(ark);
-            partial_row.push(vec_mat(&v, &pow));
+            let mut first = vec![mds[0][0]];
+            first.extend(vec_mat(&v, &pow));
+            partial_row.push(first);
             pow = mat_mul(&pow, &hat);
             pow_inv = mat_mul(&pow_inv, &hat_inv);
             partial_col.push(mat_vec(&pow_inv, &w));
@@ -151,56 +152,67 @@ fn sbox(x: &mut Fr) {
     *x *= x4;
 }
 
-fn full_round(p: &PoseidonParameters<Fr>, round: usize, s: &mut [Fr; MAX_WIDTH]) {
-    let t = p.width;
-    for (i, x) in s[..t].iter_mut().enumerate() {
-        *x += p.ark[round * t + i];
+/// The `T` entries of a table row (tables are built for exactly this width).
+#[inline]
+fn row<const T: usize>(v: &[Fr]) -> &[Fr; T] {
+    v.try_into().expect("a row of the permutation's width")
+}
+
+fn full_round<const T: usize>(p: &PoseidonParameters<Fr>, round: usize, s: &mut [Fr; T]) {
+    for (x, c) in s.iter_mut().zip(&p.ark[round * T..]) {
+        *x += c;
         sbox(x);
     }
     let old = *s;
-    for (i, x) in s[..t].iter_mut().enumerate() {
-        *x = p.mds[i]
-            .iter()
-            .zip(&old[..t])
-            .fold(Fr::zero(), |acc, (m, y)| acc + *m * y);
+    for (x, m) in s.iter_mut().zip(&p.mds) {
+        // one Montgomery reduction per few products instead of one per product
+        *x = Fr::sum_of_products(row::<T>(m), &old);
     }
 }
 
-/// Poseidon of 1 to 8 field elements, as circomlib's `Poseidon(n)` and circomlibjs.
-pub fn poseidon(inputs: &[Fr]) -> Fr {
-    let tb = tables(inputs.len());
+/// The permutation of width `T`, on `T - 1` inputs; returns the first element.
+fn permute<const T: usize>(inputs: &[Fr]) -> Fr {
+    let tb = tables(T - 1);
     let p = &tb.params;
-    let t = p.width;
     let half = p.full_rounds / 2;
-    let mut s = [Fr::zero(); MAX_WIDTH];
-    s[1..t].copy_from_slice(inputs);
+    let mut s = [Fr::zero(); T];
+    s[1..].copy_from_slice(inputs);
     for r in 0..half {
         full_round(p, r, &mut s);
     }
-    let m00 = p.mds[0][0];
     for i in 0..p.partial_rounds {
-        for (x, c) in s[..t].iter_mut().zip(&tb.partial_ark[i]) {
+        for (x, c) in s.iter_mut().zip(&tb.partial_ark[i]) {
             *x += c;
         }
         sbox(&mut s[0]);
         let s0 = s[0];
-        let row = &tb.partial_row[i];
-        let col = &tb.partial_col[i];
-        let first = s[1..t]
-            .iter()
-            .zip(row)
-            .fold(m00 * s0, |acc, (x, r)| acc + *x * r);
-        for (x, c) in s[1..t].iter_mut().zip(col) {
+        let first = Fr::sum_of_products(row::<T>(&tb.partial_row[i]), &s);
+        for (x, c) in s[1..].iter_mut().zip(&tb.partial_col[i]) {
             *x += *c * s0;
         }
         s[0] = first;
     }
-    let rest = mat_vec(&tb.restore, &s[1..t]);
-    s[1..t].copy_from_slice(&rest);
+    let rest = mat_vec(&tb.restore, &s[1..]);
+    s[1..].copy_from_slice(&rest);
     for r in half + p.partial_rounds..p.full_rounds + p.partial_rounds {
         full_round(p, r, &mut s);
     }
     s[0]
+}
+
+/// Poseidon of 1 to 8 field elements, as circomlib's `Poseidon(n)` and circomlibjs.
+pub fn poseidon(inputs: &[Fr]) -> Fr {
+    match inputs.len() {
+        1 => permute::<2>(inputs),
+        2 => permute::<3>(inputs),
+        3 => permute::<4>(inputs),
+        4 => permute::<5>(inputs),
+        5 => permute::<6>(inputs),
+        6 => permute::<7>(inputs),
+        7 => permute::<8>(inputs),
+        8 => permute::<9>(inputs),
+        n => panic!("Poseidon takes 1 to {MAX_INPUTS} inputs, got {n}"),
+    }
 }
 
 #[cfg(test)]
