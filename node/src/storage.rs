@@ -182,6 +182,12 @@ impl Store {
         })
     }
 
+    /// Waits until every write made so far is on disk (one `fdatasync` of the log).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.db
             .cf_handle(name)
@@ -273,8 +279,19 @@ impl Writes<'_> {
 
     /// Applies every write atomically (and durably: the WAL is synced).
     pub fn commit(self) -> Result<(), StoreError> {
+        self.write(true)
+    }
+
+    /// Applies every put and delete at once, handing the log to the OS without waiting for
+    /// the disk: a killed process loses nothing, a power cut may lose this write and later
+    /// ones. What depends on it being on disk waits for [`Store::sync`].
+    pub fn commit_unsynced(self) -> Result<(), StoreError> {
+        self.write(false)
+    }
+
+    fn write(self, sync: bool) -> Result<(), StoreError> {
         let mut opts = rocksdb::WriteOptions::default();
-        opts.set_sync(true);
+        opts.set_sync(sync);
         self.store.db.write_opt(self.wb, &opts)?;
         Ok(())
     }

@@ -74,8 +74,8 @@ impl Sequencer {
         Ok(())
     }
 
-    /// Validates each submission in order, persists the accepted ones in one write, then
-    /// answers every submitter.
+    /// Validates each submission in order, persists the accepted ones in one write, and
+    /// answers every submitter once that write is on disk.
     pub(super) fn accept_group(&mut self, group: Vec<(Box<Incoming>, Reply)>) {
         let first_new = self.mempool.len();
         let mut answers = Vec::with_capacity(group.len());
@@ -111,7 +111,7 @@ impl Sequencer {
         let added = self.mempool.len() - first_new;
         if added > 0 {
             w.put(META, &"next_seq", &serde_json::json!(self.next_seq));
-            if let Err(e) = w.commit() {
+            if let Err(e) = w.commit_unsynced() {
                 // nothing was written: forget the group
                 for p in self.mempool.split_off(first_new) {
                     self.forget_pending(&p);
@@ -124,17 +124,26 @@ impl Sequencer {
                 }
             }
         }
-        for (reply, r) in answers {
-            Metrics::add(
-                if r.is_ok() {
-                    &self.metrics.txs_accepted
-                } else {
-                    &self.metrics.txs_refused
-                },
-                1,
-            );
-            let _ = reply.send(r);
-        }
         Metrics::set(&self.metrics.mempool, self.mempool.len() as u64);
+        let metrics = self.metrics.clone();
+        let answer = move || {
+            for (reply, r) in answers {
+                Metrics::add(
+                    if r.is_ok() {
+                        &metrics.txs_accepted
+                    } else {
+                        &metrics.txs_refused
+                    },
+                    1,
+                );
+                let _ = reply.send(r);
+            }
+        };
+        // a hash is given back only once its transaction is on disk
+        if added > 0 {
+            self.durable.then(answer);
+        } else {
+            answer();
+        }
     }
 }

@@ -31,10 +31,12 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 mod accept;
+mod durable;
 mod handle;
 mod prover;
 mod seal;
 
+use durable::Durable;
 pub(crate) use handle::Route;
 use handle::{Command, Incoming, Reply};
 pub use handle::{SequencerHandle, SubmitError};
@@ -74,6 +76,8 @@ pub struct Sequencer {
     cfg: SequencerConfig,
     state: State,
     store: Arc<Store>,
+    /// Runs what must wait until the actor's writes are on disk.
+    durable: Durable,
     l1: L1Backend,
     l1_view: tokio::sync::watch::Sender<L1View>,
     mempool: VecDeque<Pending>,
@@ -156,6 +160,7 @@ impl Sequencer {
         let mut seq = Self {
             cfg,
             state,
+            durable: Durable::spawn(store.clone()),
             store,
             l1,
             l1_view,

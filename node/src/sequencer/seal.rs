@@ -16,7 +16,7 @@ impl Sequencer {
         };
         let started = std::time::Instant::now();
         match self.seal(queued) {
-            Ok(Some((n, w))) => {
+            Ok(Some((stored, w))) => {
                 Metrics::add(
                     &self.metrics.seal_micros,
                     started.elapsed().as_micros() as u64,
@@ -25,7 +25,14 @@ impl Sequencer {
                 if self.proves {
                     self.in_flight += 1;
                 }
-                permit.send((n, w));
+                // announced and proven only once on disk
+                let (metrics, events) = (self.metrics.clone(), self.events.clone());
+                self.durable.then(move || {
+                    Metrics::add(&metrics.txs_sealed, stored.txs.len() as u64);
+                    Metrics::add(&metrics.batches_sealed, 1);
+                    permit.send((stored.number, w));
+                    let _ = events.send(stored);
+                });
                 true
             }
             Ok(None) => false,
@@ -36,7 +43,12 @@ impl Sequencer {
         }
     }
 
-    pub(super) fn seal(&mut self, queued: u64) -> Result<Option<(u64, BatchWitness)>, StoreError> {
+    /// Builds the next batch and writes it (without waiting for the disk); returns it and
+    /// its witness.
+    pub(super) fn seal(
+        &mut self,
+        queued: u64,
+    ) -> Result<Option<(StoredBatch, BatchWitness)>, StoreError> {
         let params = self.cfg.params;
         let number = self.next_batch;
         let mut b = BatchBuilder::new(&mut self.state, params, self.cfg.fee_account);
@@ -134,7 +146,7 @@ impl Sequencer {
             &"deposit_cursor",
             &serde_json::json!(self.deposit_cursor + deposits.len() as u64),
         );
-        w.commit()?;
+        w.commit_unsynced()?;
 
         for (_, id, d) in &deposits {
             self.by_pubkey.entry(d.pubkey).or_insert(*id);
@@ -147,14 +159,10 @@ impl Sequencer {
                 self.forget_pending(&p);
             }
         }
-        let included = stored.txs.len();
-        Metrics::add(&self.metrics.txs_sealed, included as u64);
         Metrics::add(&self.metrics.txs_rejected, rejected);
-        Metrics::add(&self.metrics.batches_sealed, 1);
         Metrics::set(&self.metrics.mempool, self.mempool.len() as u64);
-        info!(batch = number, txs = included, deposits = deposits.len(), rejected, root = %stored.new_root, "batch sealed");
-        let _ = self.events.send(stored);
-        Ok(Some((number, sealed.witness)))
+        info!(batch = number, txs = stored.txs.len(), deposits = deposits.len(), rejected, root = %stored.new_root, "batch sealed");
+        Ok(Some((stored, sealed.witness)))
     }
 
     pub(super) async fn on_proof(
