@@ -13,7 +13,8 @@
 pub mod constraints;
 
 use crate::babyjubjub::{
-    base8, mul, mul_base8, mul_windowed, point_on_curve, subgroup_order, Fs, Point,
+    base8, mul, mul_base8, mul_powers, point_on_curve, subgroup_order, Fs, Point, PointProjective,
+    Powers,
 };
 use crate::field::{fr_from_decimal, fr_to_decimal, Fr};
 use crate::poseidon::poseidon;
@@ -23,7 +24,9 @@ use ark_ff::{BigInteger, PrimeField};
 use blake_hash::Digest;
 use num_bigint::BigUint;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Why a key or signature is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -188,7 +191,7 @@ impl PublicKey {
         // 8·A lies in the subgroup of order l, so hm may be taken mod l
         let hm = Fs::from_le_bytes_mod_order(&hm.into_bigint().to_bytes_le());
         let left = mul_base8(&sig.s_scalar());
-        let right = mul_windowed(&a8, &hm) + r8;
+        let right = mul_powers(&key_powers(self, &a8), &hm) + r8;
         if left == right {
             Ok(())
         } else {
@@ -196,6 +199,28 @@ impl PublicKey {
         }
     }
 }
+
+/// The [`Powers`] of `8·A` for keys seen lately: a key's first check pays the doublings,
+/// later ones only additions. At most [`KEYS_CACHED`] keys (4 KiB each); when full it starts
+/// over.
+fn key_powers(key: &PublicKey, a8: &PointProjective) -> Arc<Powers> {
+    static CACHE: OnceLock<Mutex<HashMap<PublicKey, Arc<Powers>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let lock = || cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = lock().get(key) {
+        return p.clone();
+    }
+    let powers = Arc::new(Powers::new(a8));
+    let mut c = lock();
+    if c.len() >= KEYS_CACHED {
+        c.clear();
+    }
+    c.insert(*key, powers.clone());
+    powers
+}
+
+/// How many keys' [`Powers`] signature checks keep (32 MiB).
+pub const KEYS_CACHED: usize = 8192;
 
 impl Signature {
     /// `S` as a subgroup scalar (it is always below `l` once verified).
