@@ -14,7 +14,8 @@ type Action = Box<dyn FnOnce() + Send>;
 /// after it was given.
 #[derive(Debug)]
 pub(super) struct Durable {
-    tx: mpsc::Sender<Action>,
+    tx: Option<mpsc::Sender<Action>>,
+    thread: Option<std::thread::JoinHandle<()>>,
     store: Arc<Store>,
 }
 
@@ -23,7 +24,7 @@ impl Durable {
     pub(super) fn spawn(store: Arc<Store>) -> Self {
         let (tx, rx) = mpsc::channel::<Action>();
         let syncing = store.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("ferry-sync".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
@@ -39,17 +40,33 @@ impl Durable {
                 }
             })
             .expect("spawn the sync thread");
-        Self { tx, store }
+        Self {
+            tx: Some(tx),
+            thread: Some(thread),
+            store,
+        }
     }
 
     /// Runs `act` once every write made so far is on disk.
     pub(super) fn then(&self, act: impl FnOnce() + Send + 'static) {
-        if let Err(mpsc::SendError(act)) = self.tx.send(Box::new(act)) {
+        let tx = self.tx.as_ref().expect("set until dropped");
+        if let Err(mpsc::SendError(act)) = tx.send(Box::new(act)) {
             // the thread is gone (an action panicked): sync here
             match self.store.sync() {
                 Ok(()) => act(),
                 Err(e) => error!(error = %e, "syncing the database failed"),
             }
+        }
+    }
+}
+
+impl Drop for Durable {
+    /// Settles what is queued before the database can go away (a sync racing the process's
+    /// exit would touch RocksDB while it is torn down).
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
