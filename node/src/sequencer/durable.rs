@@ -70,3 +70,25 @@ impl Drop for Durable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Actions run in the order given, and dropping the handle returns only once every
+    /// queued action has run (each after a sync: this test cannot see a sync, only that the
+    /// 200 actions queued behind a few of them all ran, in order).
+    #[test]
+    fn actions_run_in_order_and_all_before_drop_returns() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let durable = Durable::spawn(Arc::new(Store::open(dir.path()).expect("open store")));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        for i in 0..200u32 {
+            let seen = seen.clone();
+            durable.then(move || seen.lock().expect("lock").push(i));
+        }
+        drop(durable);
+        assert_eq!(*seen.lock().expect("lock"), (0..200).collect::<Vec<_>>());
+    }
+}
