@@ -97,8 +97,8 @@ fn booth_digit(limbs: &[u64], w: usize, c: usize) -> i64 {
 }
 
 /// A bucket's affine value, alone on its cache line (two for G2). An `Affine` is 72 bytes
-/// (its infinity flag comes after x and y), so most buckets straddled two lines and every
-/// addition missed the cache twice; the flag now lives in `Buckets::filled`.
+/// (its infinity flag comes after x and y), so most buckets straddled two lines and an
+/// addition touched both; the flag now lives in `Buckets::filled`.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Slot<F> {
