@@ -77,8 +77,7 @@ mod tests {
     use std::sync::Mutex;
 
     /// Actions run in the order given, and dropping the handle returns only once every
-    /// queued action has run (each after a sync: this test cannot see a sync, only that the
-    /// 200 actions queued behind a few of them all ran, in order).
+    /// queued action has run. (Whether each ran after a sync, this test cannot see.)
     #[test]
     fn actions_run_in_order_and_all_before_drop_returns() {
         let dir = tempfile::tempdir().expect("temp dir");
