@@ -10,7 +10,7 @@
 //! the benchmark's baseline.
 
 use crate::keys::Keys;
-use crate::msm::msm;
+use crate::msm::{msm_g1, msm_g2};
 use crate::{Curve, Proof};
 use ark_bn254::Fr;
 use ark_ec::CurveGroup;
@@ -129,11 +129,14 @@ pub fn prove_with_quotient(
 
     // Each query's element 0 belongs to the constant variable `1`; the rest pair with
     // `z[1..]` (public inputs, then witness). `l_query` covers the witness only.
-    let a = msm(&pk.a_query[1..], &z[1..]) + pk.a_query[0] + pk.vk.alpha_g1 + pk.delta_g1 * r;
-    let b_g1 = msm(&pk.b_g1_query[1..], &z[1..]) + pk.b_g1_query[0] + pk.beta_g1 + pk.delta_g1 * s;
-    let b_g2 =
-        msm(&pk.b_g2_query[1..], &z[1..]) + pk.b_g2_query[0] + pk.vk.beta_g2 + pk.vk.delta_g2 * s;
-    let c = msm(&pk.l_query, &z[inputs..]) + msm(&pk.h_query, &h) + a * s + b_g1 * r
+    let a = msm_g1(&pk.a_query[1..], &z[1..]) + pk.a_query[0] + pk.vk.alpha_g1 + pk.delta_g1 * r;
+    let b_g1 =
+        msm_g1(&pk.b_g1_query[1..], &z[1..]) + pk.b_g1_query[0] + pk.beta_g1 + pk.delta_g1 * s;
+    let b_g2 = msm_g2(&pk.b_g2_query[1..], &z[1..])
+        + pk.b_g2_query[0]
+        + pk.vk.beta_g2
+        + pk.vk.delta_g2 * s;
+    let c = msm_g1(&pk.l_query, &z[inputs..]) + msm_g1(&pk.h_query, &h) + a * s + b_g1 * r
         - pk.delta_g1 * (r * s);
     Ok(Proof {
         a: a.into_affine(),
