@@ -264,11 +264,14 @@ impl<P: SWCurveConfig> Buckets<P> {
         }
     }
 
-    /// Flushes until no addition is pending or waiting.
+    /// Flushes until no addition is pending or waiting. An addition waits only behind a
+    /// pending one, and each flush queues every waiting addition again, so nothing waits
+    /// once nothing is pending.
     fn finish(&mut self) {
-        while !self.pending.is_empty() || !self.deferred.is_empty() {
+        while !self.pending.is_empty() {
             self.flush();
         }
+        debug_assert!(self.deferred.is_empty());
     }
 
     /// `Σ (i+1)·bucket[i]` by running sums from the top bucket down.
