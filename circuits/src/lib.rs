@@ -29,6 +29,8 @@ pub mod batch;
 pub mod circuit;
 pub mod eddsa;
 pub mod field;
+#[cfg(target_arch = "x86_64")]
+pub mod lanes;
 pub mod merkle;
 pub mod ops;
 pub mod params;
