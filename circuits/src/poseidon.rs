@@ -16,6 +16,8 @@
 
 #[cfg(feature = "r1cs")]
 pub mod constraints;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 
 use crate::field::Fr;
 use ark_ff::{Field, Zero};
@@ -216,6 +218,27 @@ pub fn poseidon(inputs: &[Fr]) -> Fr {
     }
 }
 
+/// Poseidon of each input, as [`poseidon`]; eight at a time with AVX-512 IFMA where the CPU
+/// has it (`poseidon/lanes.rs`).
+///
+/// Eight full lanes take about a quarter of the time of eight hashes one at a time (Poseidon(4),
+/// 6.6 against 25.3 µs a hash), but a vector hash costs what two scalar ones do whatever its
+/// lanes hold, so one or two hashes left over after the full vectors go one at a time.
+pub fn poseidon_many<const N: usize>(inputs: &[[Fr; N]]) -> Vec<Fr> {
+    #[cfg(target_arch = "x86_64")]
+    if crate::lanes::available() {
+        let vectorised = match inputs.len() % 8 {
+            1 | 2 => inputs.len() / 8 * 8,
+            _ => inputs.len(),
+        };
+        let (wide, rest) = inputs.split_at(vectorised);
+        let mut out = lanes::hash_many(wide);
+        out.extend(rest.iter().map(|x| poseidon(x)));
+        return out;
+    }
+    inputs.iter().map(|x| poseidon(x)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +280,39 @@ mod tests {
             let inputs: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
             proptest::prop_assert_eq!(poseidon(&inputs), textbook(&inputs));
         }
+    }
+
+    #[test]
+    fn many_at_once_equal_one_at_a_time() {
+        use ark_ff::UniformRand;
+        use rand::SeedableRng;
+        fn check<const N: usize>(rng: &mut rand_chacha::ChaCha20Rng) {
+            // one full vector, a part-filled one, and more than one round of eight
+            for count in [1, 2, 8, 11, 17] {
+                let inputs: Vec<[Fr; N]> = (0..count)
+                    .map(|_| std::array::from_fn(|_| Fr::rand(rng)))
+                    .collect();
+                let one_by_one: Vec<Fr> = inputs.iter().map(|x| poseidon(x)).collect();
+                assert_eq!(
+                    poseidon_many(&inputs),
+                    one_by_one,
+                    "{N} inputs, {count} hashes"
+                );
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if !crate::lanes::available() {
+            eprintln!("this CPU has no AVX-512 IFMA: only the scalar path runs here");
+        }
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+        check::<1>(&mut rng);
+        check::<2>(&mut rng);
+        check::<3>(&mut rng);
+        check::<4>(&mut rng);
+        check::<5>(&mut rng);
+        check::<6>(&mut rng);
+        check::<7>(&mut rng);
+        check::<8>(&mut rng);
     }
 
     #[test]
