@@ -330,7 +330,7 @@ impl<'s> BatchBuilder<'s> {
     /// Credits the fees and pads with noops; the state is committed by the caller.
     fn finish(&mut self) -> Result<BatchWitness, BatchError> {
         let d = self.params.depth;
-        let fee = if self.fees == 0 {
+        let mut fee = if self.fees == 0 {
             FeeWitness {
                 account_id: AccountId(0),
                 total: 0,
@@ -351,6 +351,22 @@ impl<'s> BatchBuilder<'s> {
                 account: self.state.put(id, acc),
             }
         };
+
+        // every write reaches the tree now, and its witness gets the path it had before it;
+        // the writes came in this order: deposits, transfers (sender, receiver), withdrawals, fee
+        let mut paths = self.state.settle(true).into_iter();
+        let slots = (self.deposits.iter_mut().map(|d| &mut d.account))
+            .chain(
+                self.transfers
+                    .iter_mut()
+                    .flat_map(|t| [&mut t.sender, &mut t.receiver]),
+            )
+            .chain(self.withdrawals.iter_mut().map(|w| &mut w.account))
+            .chain((self.fees != 0).then_some(&mut fee.account));
+        for slot in slots {
+            slot.path = paths.next().expect("a path per write");
+        }
+        assert!(paths.next().is_none(), "every write belongs to a slot");
 
         let noops = BatchWitness::noops(self.params, Fr::from(0u64));
         let mut pubdata = Vec::with_capacity(self.params.pubdata_len());

@@ -1,5 +1,11 @@
 //! The rollup state: accounts and their Merkle tree, with an undo journal so that a batch
 //! either applies whole or leaves no trace.
+//!
+//! Writes reach the tree in groups: [`State::put`] changes the account and journals it, and
+//! the tree takes every journaled write at once when the batch is sealed
+//! ([`State::settle`]), which lets it hash the leaves and then each level eight at a time
+//! (`merkle.rs`). Until then the tree, and so [`State::root`] and [`State::path`], are
+//! those of the last settled state; reading them with writes pending is a bug and panics.
 
 use crate::field::Fr;
 use crate::merkle::{AccountTree, MerklePath};
@@ -7,7 +13,8 @@ use crate::ops::{Account, AccountId, TxError};
 use std::collections::HashMap;
 
 /// An account slot as the circuit sees it before an update: the account (or `None` for an
-/// empty slot) and its Merkle path in the tree at that moment.
+/// empty slot) and its Merkle path in the tree at that moment. The operations return it with
+/// an empty path, which [`crate::BatchBuilder`] fills in from [`State::settle`].
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountWitness {
     /// The account before the update.
@@ -22,6 +29,8 @@ pub struct State {
     tree: AccountTree,
     accounts: HashMap<u32, Account>,
     journal: Vec<(AccountId, Option<Account>)>,
+    /// The journal's writes from this one on are not in the tree yet.
+    unsettled: usize,
 }
 
 impl State {
@@ -31,18 +40,55 @@ impl State {
             tree: AccountTree::new(depth),
             accounts: HashMap::new(),
             journal: Vec::new(),
+            unsettled: 0,
         }
     }
 
-    /// The tree's root.
+    /// The tree's root. Panics if writes are pending (see [`Self::settle`]).
     pub fn root(&self) -> Fr {
+        self.assert_settled();
         self.tree.root()
     }
 
-    /// Hashes what writes left stale (see [`AccountTree`]), so that reads through `&self`
-    /// ([`Self::root`], [`Self::path`]) hash nothing.
+    /// Settles pending writes and hashes what they left stale (see [`AccountTree`]), so that
+    /// reads through `&self` ([`Self::root`], [`Self::path`]) hash nothing.
     pub fn flush(&mut self) -> Fr {
+        if self.unsettled < self.journal.len() {
+            self.settle(false);
+        }
         self.tree.flush()
+    }
+
+    fn assert_settled(&self) {
+        assert_eq!(
+            self.unsettled,
+            self.journal.len(),
+            "the tree is read with writes pending; settle them first"
+        );
+    }
+
+    /// Puts the writes journaled since the last settlement into the tree, all at once, and
+    /// returns (if `with_paths`) each write's Merkle path just before it, in write order.
+    pub fn settle(&mut self, with_paths: bool) -> Vec<MerklePath> {
+        let pending = &self.journal[self.unsettled..];
+        // a write's result is what the next write to that account found, or the account now
+        let mut next: HashMap<u32, Option<Account>> = HashMap::new();
+        let mut after: Vec<Account> = pending
+            .iter()
+            .rev()
+            .map(|(id, before)| {
+                let now = next.insert(id.0, *before);
+                now.unwrap_or_else(|| self.accounts.get(&id.0).copied())
+                    .expect("a written account exists until rolled back")
+            })
+            .collect();
+        after.reverse();
+        let leaves = crate::poseidon::poseidon_many(
+            &after.iter().map(Account::leaf_inputs).collect::<Vec<_>>(),
+        );
+        let writes: Vec<(u32, Fr)> = pending.iter().map(|(id, _)| id.0).zip(leaves).collect();
+        self.unsettled = self.journal.len();
+        self.tree.apply(&writes, with_paths)
     }
 
     /// The tree's depth.
@@ -70,8 +116,9 @@ impl State {
         self.accounts.is_empty()
     }
 
-    /// The Merkle path of `id`.
+    /// The Merkle path of `id`. Panics if writes are pending (see [`Self::settle`]).
     pub fn path(&self, id: AccountId) -> MerklePath {
+        self.assert_settled();
         self.tree.path(id.0)
     }
 
@@ -98,16 +145,17 @@ impl State {
         }
     }
 
-    /// Writes `account` at `id` (journaled); returns the slot's witness before the write.
+    /// Writes `account` at `id` (journaled; the tree takes it at [`Self::settle`]); returns
+    /// the slot before the write, with its path left empty until then.
     pub(crate) fn put(&mut self, id: AccountId, account: Account) -> AccountWitness {
-        let before = AccountWitness {
-            account: self.account(id).copied(),
-            path: self.tree.fresh_path(id.0),
-        };
-        self.journal.push((id, before.account));
-        self.tree.set(id.0, account.leaf());
-        self.accounts.insert(id.0, account);
-        before
+        let before = self.accounts.insert(id.0, account);
+        self.journal.push((id, before));
+        AccountWitness {
+            account: before,
+            path: MerklePath {
+                siblings: Vec::new(),
+            },
+        }
     }
 
     /// Inserts genesis accounts (no journal, no witness; [`Self::flush`] after the last).
@@ -127,21 +175,26 @@ impl State {
     pub(crate) fn rollback(&mut self, checkpoint: usize) {
         while self.journal.len() > checkpoint {
             let (id, before) = self.journal.pop().expect("non-empty");
-            match before {
-                Some(a) => {
-                    self.tree.set(id.0, a.leaf());
-                    self.accounts.insert(id.0, a);
-                }
-                None => {
-                    self.tree.set(id.0, Fr::from(0u64));
-                    self.accounts.remove(&id.0);
-                }
+            if self.journal.len() < self.unsettled {
+                // the tree took it; pending writes never reached the tree
+                self.tree
+                    .set(id.0, before.map_or(Fr::from(0u64), |a| a.leaf()));
             }
+            match before {
+                Some(a) => self.accounts.insert(id.0, a),
+                None => self.accounts.remove(&id.0),
+            };
         }
+        self.unsettled = self.unsettled.min(self.journal.len());
     }
 
-    /// Forgets the journal up to `checkpoint` (the writes become permanent).
+    /// Forgets the journal up to `checkpoint` (the writes become permanent), settling them
+    /// first.
     pub(crate) fn commit(&mut self, checkpoint: usize) {
+        if self.unsettled < self.journal.len() {
+            self.settle(false);
+        }
         self.journal.truncate(checkpoint);
+        self.unsettled = self.journal.len();
     }
 }

@@ -163,14 +163,19 @@ pub struct Account {
 impl Account {
     /// The account's leaf.
     pub fn leaf(&self) -> crate::field::Fr {
+        crate::poseidon::poseidon(&self.leaf_inputs())
+    }
+
+    /// What the leaf hashes: key, balance, nonce and owner.
+    pub fn leaf_inputs(&self) -> [crate::field::Fr; 5] {
         use crate::field::Fr;
-        crate::poseidon::poseidon(&[
+        [
             self.pubkey.x,
             self.pubkey.y,
             Fr::from(self.balance),
             Fr::from(u64::from(self.nonce)),
             self.owner.to_fr(),
-        ])
+        ]
     }
 }
 
