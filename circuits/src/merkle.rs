@@ -108,18 +108,60 @@ struct Version {
     value: Fr,
 }
 
-/// Node `j`'s last value among those set by writes before `before`.
-fn latest(nodes: &mut HashMap<u32, Vec<Version>>, j: u32, before: usize) -> Option<&mut Version> {
-    let vs = nodes.get_mut(&j)?;
-    let n = vs.partition_point(|v| v.after < before);
-    n.checked_sub(1).map(|i| &mut vs[i])
-}
+/// The values nodes take during one [`AccountTree::apply`]: per level, per node, one per
+/// write below it, in write order.
+#[derive(Debug)]
+struct History(Vec<HashMap<u32, Vec<Version>>>);
 
-/// The needed values of a level: (node, write after which it holds).
-fn needed(nodes: &HashMap<u32, Vec<Version>>) -> impl Iterator<Item = (u32, usize)> + '_ {
-    nodes
-        .iter()
-        .flat_map(|(&j, vs)| vs.iter().filter(|v| v.needed).map(move |v| (j, v.after)))
+impl History {
+    /// Every node's versions, leaves with their values, the rest to be hashed.
+    fn new(writes: &[(u32, Fr)], depth: usize) -> Self {
+        let mut levels = vec![HashMap::<u32, Vec<Version>>::new(); depth + 1];
+        for (k, &(index, leaf)) in writes.iter().enumerate() {
+            for (level, nodes) in levels.iter_mut().enumerate() {
+                nodes
+                    .entry(index >> (2 * level))
+                    .or_default()
+                    .push(Version {
+                        after: k,
+                        needed: false,
+                        value: leaf, // above the leaves, a placeholder until hashed
+                    });
+            }
+        }
+        Self(levels)
+    }
+
+    /// Node `j`'s last version among those set by writes before `before`.
+    fn latest(&mut self, level: usize, j: u32, before: usize) -> Option<&mut Version> {
+        let vs = self.0[level].get_mut(&j)?;
+        let n = vs.partition_point(|v| v.after < before);
+        n.checked_sub(1).map(|i| &mut vs[i])
+    }
+
+    /// Marks node `j`'s value once the writes before `before` are done as read (a value
+    /// stored before them all needs nothing).
+    fn need(&mut self, level: usize, j: u32, before: usize) {
+        if let Some(v) = self.latest(level, j, before) {
+            v.needed = true;
+        }
+    }
+
+    /// The read versions of a level: (node, write after which it holds).
+    fn needed(&self, level: usize) -> Vec<(u32, usize)> {
+        self.0[level]
+            .iter()
+            .flat_map(|(&j, vs)| vs.iter().filter(|v| v.needed).map(move |v| (j, v.after)))
+            .collect()
+    }
+
+    /// Node `j`'s value once the writes before `before` are done, if one of them set it.
+    fn value_before(&self, level: usize, j: u32, before: usize) -> Option<Fr> {
+        let vs = self.0[level].get(&j)?;
+        vs[..vs.partition_point(|v| v.after < before)]
+            .last()
+            .map(|v| v.value)
+    }
 }
 
 /// A sparse arity-4 Poseidon Merkle tree of fixed depth.
@@ -230,97 +272,56 @@ impl AccountTree {
         if writes.is_empty() {
             return Vec::new();
         }
+        debug_assert!(writes.iter().all(|(i, _)| u64::from(*i) < self.capacity()));
         // the stored values are then the values before the first write
         self.flush();
         let depth = self.depth;
-        let mut versions: Vec<HashMap<u32, Vec<Version>>> = vec![HashMap::new(); depth + 1];
-        for (k, &(index, leaf)) in writes.iter().enumerate() {
-            debug_assert!(u64::from(index) < self.capacity());
-            for (level, nodes) in versions.iter_mut().enumerate() {
-                nodes
-                    .entry(index >> (2 * level))
-                    .or_default()
-                    .push(Version {
-                        after: k,
-                        needed: false,
-                        value: leaf, // a placeholder above the leaves, until hashed
-                    });
-            }
-        }
-        let need = |nodes: &mut HashMap<u32, Vec<Version>>, j: u32, before: usize| {
-            if let Some(v) = latest(nodes, j, before) {
-                v.needed = true;
-            }
-        };
-        need(&mut versions[depth], 0, writes.len());
+        let mut h = History::new(writes, depth);
+        h.need(depth, 0, writes.len());
         if with_paths {
             for (k, &(index, _)) in writes.iter().enumerate() {
                 for (level, js) in siblings_of(index, depth) {
-                    for j in js {
-                        need(&mut versions[level], j, k);
-                    }
+                    js.into_iter().for_each(|j| h.need(level, j, k));
                 }
             }
         }
-        // a needed value needs its children's values at the same time
+        // a value read needs its children's values at the same time
         for level in (1..=depth).rev() {
-            let wanted: Vec<(u32, usize)> = needed(&versions[level]).collect();
-            for (j, after) in wanted {
-                for c in 0..4 {
-                    need(&mut versions[level - 1], 4 * j + c, after + 1);
-                }
+            for (j, after) in h.needed(level) {
+                (0..4).for_each(|c| h.need(level - 1, 4 * j + c, after + 1));
             }
         }
+        let value = |h: &History, level: usize, j: u32, before: usize| {
+            h.value_before(level, j, before)
+                .unwrap_or_else(|| self.node(level, j))
+        };
         for level in 1..=depth {
-            let wanted: Vec<(u32, usize)> = needed(&versions[level]).collect();
+            let wanted = h.needed(level);
             let inputs: Vec<[Fr; 4]> = wanted
                 .iter()
-                .map(|&(j, after)| {
-                    [0, 1, 2, 3]
-                        .map(|c| self.value_before(&versions, level - 1, 4 * j + c, after + 1))
-                })
+                .map(|&(j, after)| [0, 1, 2, 3].map(|c| value(&h, level - 1, 4 * j + c, after + 1)))
                 .collect();
-            for ((j, after), h) in wanted.into_iter().zip(poseidon_many(&inputs)) {
-                latest(&mut versions[level], j, after + 1)
-                    .expect("a wanted value")
-                    .value = h;
+            for ((j, after), hash) in wanted.into_iter().zip(poseidon_many(&inputs)) {
+                h.latest(level, j, after + 1).expect("a wanted value").value = hash;
             }
         }
-        let paths = if with_paths {
-            writes
-                .iter()
-                .enumerate()
-                .map(|(k, &(index, _))| MerklePath {
-                    siblings: siblings_of(index, depth)
-                        .map(|(level, js)| js.map(|j| self.value_before(&versions, level, j, k)))
-                        .collect(),
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        for (level, nodes) in versions.iter().enumerate() {
+        let paths = writes
+            .iter()
+            .enumerate()
+            .filter(|_| with_paths)
+            .map(|(k, &(index, _))| MerklePath {
+                siblings: siblings_of(index, depth)
+                    .map(|(level, js)| js.map(|j| value(&h, level, j, k)))
+                    .collect(),
+            })
+            .collect();
+        for (level, nodes) in h.0.iter().enumerate() {
             for (&j, vs) in nodes {
                 let last = vs.last().expect("a node has a value per write below it");
                 self.put(level, j, last.value);
             }
         }
         paths
-    }
-
-    /// The value of node `j` at `level` once the first `before` writes of an [`Self::apply`]
-    /// are done (stored values predate them all).
-    fn value_before(
-        &self,
-        versions: &[HashMap<u32, Vec<Version>>],
-        level: usize,
-        j: u32,
-        before: usize,
-    ) -> Fr {
-        versions[level]
-            .get(&j)
-            .and_then(|vs| vs[..vs.partition_point(|v| v.after < before)].last())
-            .map_or_else(|| self.node(level, j), |v| v.value)
     }
 
     /// Sets the leaf at `index` and marks its ancestors stale.

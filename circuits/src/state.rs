@@ -1,10 +1,10 @@
 //! The rollup state: accounts and their Merkle tree, with an undo journal so that a batch
 //! either applies whole or leaves no trace.
 //!
-//! Writes reach the tree in groups: [`State::put`] changes the account and journals it, and
-//! the tree takes every journaled write at once when the batch is sealed
-//! ([`State::settle`]), which lets it hash the leaves and then each level eight at a time
-//! (`merkle.rs`). Until then the tree, and so [`State::root`] and [`State::path`], are
+//! Writes reach the tree in groups: an operation (deposit, transfer, withdrawal) changes the
+//! account and journals it, and the tree takes every journaled write at once when the batch
+//! is sealed ([`State::settle`]), which lets it hash the leaves and then each level eight at
+//! a time (`merkle.rs`). Until then the tree, and so [`State::root`] and [`State::path`], are
 //! those of the last settled state; reading them with writes pending is a bug and panics.
 
 use crate::field::Fr;
