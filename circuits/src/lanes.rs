@@ -29,11 +29,15 @@ use std::sync::OnceLock;
 
 const MASK: u64 = (1 << 52) - 1;
 
-/// Whether this CPU has AVX-512 IFMA, which everything in this module needs.
+/// Whether this CPU has AVX-512 IFMA, which everything in this module needs, and the
+/// environment does not set `FERRY_NO_IFMA` (which measures the scalar paths on a CPU that
+/// has it).
 pub fn available() -> bool {
     static YES: OnceLock<bool> = OnceLock::new();
     *YES.get_or_init(|| {
-        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512ifma")
+        std::env::var_os("FERRY_NO_IFMA").is_none()
+            && is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512ifma")
     })
 }
 

@@ -302,7 +302,7 @@ mod tests {
         }
         #[cfg(target_arch = "x86_64")]
         if !crate::lanes::available() {
-            eprintln!("this CPU has no AVX-512 IFMA: only the scalar path runs here");
+            eprintln!("AVX-512 IFMA is off here (not in this CPU, or FERRY_NO_IFMA is set): only the scalar path runs");
         }
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
         check::<1>(&mut rng);

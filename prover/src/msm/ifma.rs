@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn vectorised_additions_equal_the_scalar_ones() {
         if !available() {
-            eprintln!("this CPU has no AVX-512 IFMA: the vectorised path cannot run here");
+            eprintln!("AVX-512 IFMA is off here (not in this CPU, or FERRY_NO_IFMA is set): the vectorised path cannot run");
             return;
         }
         equals_the_scalar_additions::<g1::Config>(batch_add_g1);
