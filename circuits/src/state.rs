@@ -13,8 +13,8 @@ use crate::ops::{Account, AccountId, TxError};
 use std::collections::HashMap;
 
 /// An account slot as the circuit sees it before an update: the account (or `None` for an
-/// empty slot) and its Merkle path in the tree at that moment. The operations return it with
-/// an empty path, which [`crate::BatchBuilder`] fills in from [`State::settle`].
+/// empty slot) and its Merkle path in the tree at that moment. [`crate::BatchBuilder`] fills
+/// the path in when it seals the batch, from [`State::settle`].
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountWitness {
     /// The account before the update.

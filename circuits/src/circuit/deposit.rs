@@ -1,4 +1,4 @@
-//! The deposit slot: twin of [`State::apply_deposit`](crate::state::State::apply_deposit).
+//! The deposit slot: twin of `State::apply_deposit` (`ops/deposit.rs`).
 //!
 //! Proves, when enabled: either the slot is empty (leaf 0) and becomes a new account with the
 //! deposit's key, balance = amount, nonce 0 and owner = depositor; or the slot holds an account

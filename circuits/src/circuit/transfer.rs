@@ -1,4 +1,4 @@
-//! The transfer slot: twin of [`State::apply_transfer`](crate::state::State::apply_transfer).
+//! The transfer slot: twin of `State::apply_transfer` (`ops/transfer.rs`).
 //!
 //! Proves, when enabled: the sender's leaf is in the current root; the signature by the
 //! sender's key over `[1, chain_id, from, to, amount, fee, sender.nonce]`; `amount + fee <=

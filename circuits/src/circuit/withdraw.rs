@@ -1,4 +1,4 @@
-//! The withdrawal slot: twin of [`State::apply_withdraw`](crate::state::State::apply_withdraw).
+//! The withdrawal slot: twin of `State::apply_withdraw` (`ops/withdraw.rs`).
 //!
 //! Proves, when enabled: the account's leaf is in the root; the signature by its key over
 //! `[2, chain_id, from, l1_address, amount, fee, nonce]`; `amount + fee <= balance`; the nonce

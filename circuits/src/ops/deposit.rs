@@ -67,7 +67,11 @@ impl Deposit {
 impl State {
     /// Applies a deposit at `id`: creates the account in an empty slot, or credits the
     /// account there if it has the deposit's key.
-    pub fn apply_deposit(&mut self, id: AccountId, d: &Deposit) -> Result<DepositWitness, TxError> {
+    pub(crate) fn apply_deposit(
+        &mut self,
+        id: AccountId,
+        d: &Deposit,
+    ) -> Result<DepositWitness, TxError> {
         self.check_id(id)?;
         let next = match self.account(id) {
             None => Account {

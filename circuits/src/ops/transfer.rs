@@ -159,7 +159,10 @@ impl State {
     ///
     /// Checks, in order: both accounts exist, the signer owns `from`, nonce, balance, receiver
     /// overflow. Nothing is written unless every check passes.
-    pub fn apply_transfer(&mut self, vtx: &VerifiedTransfer) -> Result<TransferWitness, TxError> {
+    pub(crate) fn apply_transfer(
+        &mut self,
+        vtx: &VerifiedTransfer,
+    ) -> Result<TransferWitness, TxError> {
         let tx = *vtx.tx();
         let mut sender = self.existing(tx.from)?;
         let receiver_before = self.existing(tx.to)?;

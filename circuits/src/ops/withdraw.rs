@@ -148,7 +148,10 @@ pub struct WithdrawWitness {
 
 impl State {
     /// Applies a verified withdrawal; checks as [`State::apply_transfer`] does.
-    pub fn apply_withdraw(&mut self, vtx: &VerifiedWithdraw) -> Result<WithdrawWitness, TxError> {
+    pub(crate) fn apply_withdraw(
+        &mut self,
+        vtx: &VerifiedWithdraw,
+    ) -> Result<WithdrawWitness, TxError> {
         let tx = *vtx.tx();
         let mut acc = self.existing(tx.from)?;
         if acc.pubkey != vtx.signer {
