@@ -221,9 +221,11 @@ pub fn poseidon(inputs: &[Fr]) -> Fr {
 /// Poseidon of each input, as [`poseidon`]; eight at a time with AVX-512 IFMA where the CPU
 /// has it (`poseidon/lanes.rs`).
 ///
-/// Eight full lanes take about a quarter of the time of eight hashes one at a time (Poseidon(4),
-/// 6.6 against 25.3 µs a hash), but a vector hash costs what two scalar ones do whatever its
-/// lanes hold, so one or two hashes left over after the full vectors go one at a time.
+/// Eight full lanes take about a third of the time of eight hashes one at a time (criterion,
+/// `cargo bench -p ferry-circuits`: eight Poseidon(4) 54.0 against 175.8 µs, eight
+/// Poseidon(5) 65.8 against 196.7 µs), but a vector hash costs what two or three scalar ones
+/// do whatever its lanes hold, so one or two hashes left over after the full vectors go one
+/// at a time.
 pub fn poseidon_many<const N: usize>(inputs: &[[Fr; N]]) -> Vec<Fr> {
     #[cfg(target_arch = "x86_64")]
     if crate::lanes::available() {
