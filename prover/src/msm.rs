@@ -323,7 +323,7 @@ fn batch_add<P: SWCurveConfig>(slots: &mut [Slot<P::BaseField>], ops: &[(u32, Af
 
 /// Loads `x` now, ahead of its use, so that it is in cache by then. The value is dropped and
 /// nothing after depends on it, so the load overlaps later work: a prefetch without
-/// `unsafe` (which the workspace denies outside `msm/ifma.rs`).
+/// `unsafe` (which the workspace denies outside the IFMA modules).
 #[inline(always)]
 fn prefetch<T: Copy>(x: &T) {
     std::hint::black_box(*x);
