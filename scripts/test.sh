@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# A one-shot CI build gains nothing from incremental compilation, whose caches would
+# double the workspace crates' share of target/ (a stop's CI once ran out of disk).
+if [ -n "${CI:-}" ]; then
+    export CARGO_INCREMENTAL=0
+fi
+echo "== disk free where target/ goes: $(df -h . | awk 'NR==2 {print $4}')"
+
 scripts/setup.sh
 echo "== contracts: regenerate the verifier and the solc-js artifacts, check they are unchanged"
 contracts/build.sh --check
