@@ -1,4 +1,5 @@
 //! `ferry bench sequencer` at a tiny shape: every submitted transfer is accepted and sealed,
+//! the node starts again on what it sealed (start-up refuses a history that does not replay),
 //! and the JSON it writes says so.
 
 use ferry_node::loadgen::{sequencer, SequencerArgs, SequencerFigures};
@@ -25,4 +26,5 @@ async fn bench_sequencer_seals_every_transfer() {
         serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     assert_eq!(written["sealed"], 60);
     assert!(written["sealed_per_s"].as_f64().unwrap() > 0.0);
+    assert!(written["restart_s"].as_f64().unwrap() > 0.0);
 }

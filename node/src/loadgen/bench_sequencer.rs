@@ -104,6 +104,9 @@ pub struct SequencerFigures {
     pub sealed_per_s: f64,
     /// Mean time to seal one batch, milliseconds.
     pub seal_ms_per_batch: f64,
+    /// Seconds to start the node again on the data directory it sealed into (all its
+    /// batches unproven, since proving is off).
+    pub restart_s: f64,
 }
 
 /// `ferry bench sequencer`: the real sequencer on a fresh RocksDB, fed in process by
@@ -161,16 +164,19 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
         proving_queue: 1 << 16,
     };
     let metrics = Metrics::new();
-    let (handle, _join) = crate::node::start(
-        dir.path(),
-        cfg,
-        &genesis,
-        Arc::new(keys),
-        L1Config::Embedded { exodus_delay: 100 },
-        Prover::Discard,
-        metrics.clone(),
-    )
-    .await?;
+    let keys = Arc::new(keys);
+    let start = || {
+        crate::node::start(
+            dir.path(),
+            cfg.clone(),
+            &genesis,
+            keys.clone(),
+            L1Config::Embedded { exodus_delay: 100 },
+            Prover::Discard,
+            metrics.clone(),
+        )
+    };
+    let (handle, join) = start().await?;
 
     let pb = bar(total, "sealed");
     let started = Instant::now();
@@ -210,6 +216,16 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
     pb.finish_and_clear();
     let batches = metrics.batches_sealed.load(Relaxed);
     let sealed = metrics.txs_sealed.load(Relaxed);
+
+    // a restart on what was sealed: the node rebuilds its state before it serves again
+    drop(handle);
+    join.await?;
+    let restarted = Instant::now();
+    let (handle, join) = start().await?;
+    let restart_s = restarted.elapsed().as_secs_f64();
+    drop(handle);
+    join.await?;
+
     let figures = SequencerFigures {
         params,
         txs: total,
@@ -221,6 +237,7 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
         accepted_per_s: accepted as f64 / accept_s,
         sealed_per_s: sealed as f64 / seal_s,
         seal_ms_per_batch: metrics.seal_micros.load(Relaxed) as f64 / 1e3 / batches.max(1) as f64,
+        restart_s,
     };
     println!(
         "sequencer, depth {} / {} transfers per batch, {} senders, {} clients, proving off",
@@ -233,6 +250,10 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
     println!(
         "  sealed    {:>7} transfers in {:>6.2} s  {:>9.0} tx/s  ({} batches, {:.2} ms each)",
         figures.sealed, figures.seal_s, figures.sealed_per_s, batches, figures.seal_ms_per_batch
+    );
+    println!(
+        "  restart   {:>7} batches in {:>6.2} s  (the node starts again on its data directory)",
+        batches, figures.restart_s
     );
     write_json(args.json.as_deref(), &figures)?;
     Ok(figures)
