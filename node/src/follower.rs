@@ -17,7 +17,7 @@ use crate::l1::backend::L1View;
 use crate::metrics::Metrics;
 use crate::net::wire::{self, BatchBody, SignedBatch, SyncRequest, SYNC_LIMIT};
 use crate::net::{NetConfig, NetEvent, NetHandle};
-use crate::node::{mark_verified, open_chain, write_key_index};
+use crate::node::{hex_root, mark_verified, open_chain, write_key_index};
 use crate::sequencer::{Route, SequencerHandle};
 use crate::storage::{BatchStatus, Store, StoredBatch, ACCOUNT_BY_PUBKEY, BATCHES, META, TXS};
 use crate::tx::{now_ms, L2Tx, TxRecord, TxStatus};
@@ -25,7 +25,6 @@ use anyhow::{Context, Result};
 use ferry_circuits::field::fr_from_be32;
 use ferry_circuits::ops::{Account, AccountId};
 use ferry_circuits::{BatchBuilder, CircuitParams, Fr, State};
-use ferry_contracts::mirror::word_of;
 use ferry_prover::keys::Keys;
 use libp2p::PeerId;
 use std::collections::BTreeSet;
@@ -34,10 +33,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{info, warn};
-
-fn hex_root(x: &Fr) -> String {
-    format!("0x{}", hex::encode(word_of(x)))
-}
 
 fn parse_root(s: &str) -> Option<Fr> {
     let bytes: [u8; 32] = hex::decode(s.trim_start_matches("0x"))

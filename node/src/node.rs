@@ -1,12 +1,14 @@
 //! Starting a node on a data directory: genesis on first start, and on every later start a
 //! replay of the stored batches from genesis that rebuilds the state, checks every root, and
-//! recovers the mempool and the batches still to prove.
+//! recovers the mempool and the batches still to prove. Batches the L1 verified replay from
+//! their public data; only the others are executed again, for their witnesses.
 
 use crate::l1::backend::{L1Backend, L1Config};
 use crate::metrics::Metrics;
 use crate::sequencer::{Prover, Sequencer, SequencerConfig, SequencerHandle};
 use crate::storage::{
-    BatchStatus, Store, StoreError, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, MEMPOOL, META, TXS,
+    BatchStatus, Store, StoreError, StoredBatch, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, MEMPOOL,
+    META, TXS,
 };
 use crate::tx::{L2Tx, TxHash, TxStatus};
 use ferry_circuits::batch::BatchWitness;
@@ -94,48 +96,36 @@ pub async fn start(
     .map_err(StartError::L1)?;
     let l1_view = l1.view().await.map_err(StartError::L1)?;
 
-    // replay every stored batch from genesis
+    // Batches the L1 verified replay from their public data: their proofs covered the
+    // signatures, and they need no witness. The rest run through the batch builder again,
+    // signatures checked, for the witnesses they will be proven with.
     let mut unproven = Vec::new();
     let batches = store.all(BATCHES)?;
     for (_, b) in &batches {
-        let mut builder = BatchBuilder::new(&mut state, params, cfg.fee_account);
-        for (idx, id) in &b.deposits {
-            let d = deposits
-                .get(*idx as usize)
-                .ok_or_else(|| StartError::Inconsistent(format!("deposit {idx} unknown")))?;
-            builder
-                .deposit(*id, d)
-                .map_err(|e| StartError::Inconsistent(e.to_string()))?;
-        }
-        for h in &b.txs {
-            let rec = store
-                .get(TXS, h)?
-                .ok_or_else(|| StartError::Inconsistent(format!("tx {h} missing")))?;
-            let applied = rec.tx.apply(&mut builder, params.chain_id);
-            applied
-                .map_err(|e| StartError::Inconsistent(format!("batch {} replay: {e}", b.number)))?;
-        }
-        let sealed = builder
-            .seal()
-            .map_err(|e| StartError::Inconsistent(e.to_string()))?;
-        let root = format!("0x{}", hex::encode(word_of(&sealed.new_root())));
-        if root != b.new_root {
-            return Err(StartError::Inconsistent(format!(
-                "batch {} replays to another root",
-                b.number
-            )));
-        }
-        if b.number >= l1_view.batch_count {
+        if b.number < l1_view.batch_count {
+            replay_verified(&mut state, params, b)?;
+            if b.number + 1 == l1_view.batch_count && hex_root(&state.root()) != l1_view.state_root
+            {
+                return Err(StartError::Inconsistent(format!(
+                    "batch {} ends at {}, the L1 verified {}",
+                    b.number,
+                    hex_root(&state.root()),
+                    l1_view.state_root
+                )));
+            }
+            if b.status != BatchStatus::Verified {
+                // verified on L1 before the node could record it
+                mark_verified(&store, b)?;
+            }
+        } else {
             if b.status == BatchStatus::Verified {
                 warn!(
                     batch = b.number,
                     "the L1 lost this verified batch (its state was not saved): submitting it again"
                 );
             }
-            unproven.push((b.number, sealed.witness));
-        } else if b.status != BatchStatus::Verified {
-            // verified on L1 before the node could record it
-            mark_verified(&store, b)?;
+            let witness = execute_again(&store, &mut state, &cfg, &deposits, b)?;
+            unproven.push((b.number, witness));
         }
     }
     for (id, a) in state.accounts() {
@@ -150,7 +140,7 @@ pub async fn start(
     info!(
         batches = batches.len(),
         unproven = unproven.len(),
-        root = %format!("0x{}", hex::encode(word_of(&state.root()))),
+        root = %hex_root(&state.root()),
         l1_root = %verified_root,
         "state replayed"
     );
@@ -173,6 +163,68 @@ pub async fn start(
     let (handle, join) =
         Sequencer::spawn(cfg, state, store, l1, l1_view, prover, recovered, metrics);
     Ok((handle, join))
+}
+
+/// A root as the node writes it (storage, RPC, logs): `0x` and 64 hex digits.
+pub(crate) fn hex_root(x: &ferry_circuits::Fr) -> String {
+    hex_word(&word_of(x))
+}
+
+/// A 32-byte word as `0x` and 64 hex digits.
+pub(crate) fn hex_word(w: &[u8; 32]) -> String {
+    format!("0x{}", hex::encode(w))
+}
+
+/// Applies an L1-verified batch from its public data and checks the root it reaches.
+fn replay_verified(
+    state: &mut State,
+    params: ferry_circuits::CircuitParams,
+    b: &StoredBatch,
+) -> Result<(), StartError> {
+    let inconsistent =
+        |what: String| StartError::Inconsistent(format!("batch {}: {what}", b.number));
+    let pubdata = hex::decode(&b.pubdata).map_err(|e| inconsistent(format!("public data: {e}")))?;
+    state
+        .apply_pubdata(&params, &pubdata)
+        .map_err(|e| inconsistent(format!("replay: {e}")))?;
+    if hex_root(&state.root()) != b.new_root {
+        return Err(inconsistent("replays to another root".into()));
+    }
+    Ok(())
+}
+
+/// Executes a stored batch again, signatures checked, and returns its witness.
+fn execute_again(
+    store: &Store,
+    state: &mut State,
+    cfg: &SequencerConfig,
+    deposits: &[Deposit],
+    b: &StoredBatch,
+) -> Result<BatchWitness, StartError> {
+    let inconsistent =
+        |what: String| StartError::Inconsistent(format!("batch {}: {what}", b.number));
+    let mut builder = BatchBuilder::new(state, cfg.params, cfg.fee_account);
+    for (idx, id) in &b.deposits {
+        let d = deposits
+            .get(*idx as usize)
+            .ok_or_else(|| inconsistent(format!("deposit {idx} unknown")))?;
+        builder
+            .deposit(*id, d)
+            .map_err(|e| inconsistent(e.to_string()))?;
+    }
+    for h in &b.txs {
+        let rec = store
+            .get(TXS, h)?
+            .ok_or_else(|| inconsistent(format!("tx {h} missing")))?;
+        rec.tx
+            .apply(&mut builder, cfg.params.chain_id)
+            .map_err(|e| inconsistent(format!("replay: {e}")))?;
+    }
+    let sealed = builder.seal().map_err(|e| inconsistent(e.to_string()))?;
+    if hex_root(&sealed.new_root()) != b.new_root {
+        return Err(inconsistent("replays to another root".into()));
+    }
+    Ok(sealed.witness)
 }
 
 /// An opened chain: its store, the genesis state and the genesis accounts.

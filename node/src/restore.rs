@@ -9,23 +9,15 @@
 
 use crate::l1::anvil::DEV_KEYS;
 use crate::l1::evm::EvmL1;
-use crate::node::{open_chain, write_key_index};
+use crate::node::{hex_root, hex_word, open_chain, write_key_index};
 use crate::storage::{BatchStatus, Store, StoredBatch, ACCOUNTS, BATCHES, L1, META};
 use anyhow::{Context, Result};
 use ferry_circuits::ops::{Account, AccountId};
-use ferry_circuits::{CircuitParams, Fr};
-use ferry_contracts::mirror::{word_of, PublishedBatch};
+use ferry_circuits::CircuitParams;
+use ferry_contracts::mirror::PublishedBatch;
 use serde::Serialize;
 use std::path::Path;
 use tracing::info;
-
-fn hex_word(w: &[u8; 32]) -> String {
-    format!("0x{}", hex::encode(w))
-}
-
-fn hex_root(x: &Fr) -> String {
-    hex_word(&word_of(x))
-}
 
 /// What a restore rebuilt.
 #[derive(Debug, Clone, Serialize)]

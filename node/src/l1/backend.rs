@@ -4,6 +4,7 @@
 
 use super::anvil::{Anvil, DEV_KEYS};
 use super::evm::EvmL1;
+use crate::node::hex_word;
 use crate::storage::{Store, Writes, L1, META};
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::L1Address;
@@ -72,10 +73,6 @@ pub enum L1Backend {
 }
 
 const ROLLUP_KEY: &str = "evm_rollup";
-
-fn hex_word(w: &[u8; 32]) -> String {
-    format!("0x{}", hex::encode(w))
-}
 
 impl L1Backend {
     /// Opens the L1 of a node: restores the mirror from `store`, or starts anvil and deploys

@@ -11,6 +11,7 @@
 
 use crate::l1::backend::{L1Backend, L1View};
 use crate::metrics::Metrics;
+use crate::node::hex_root;
 use crate::storage::{
     BatchStatus, Store, StoreError, StoredBatch, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, MEMPOOL,
     META, TXS,
@@ -22,7 +23,6 @@ use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::{Account, AccountId, TxError};
 use ferry_circuits::{BatchBuilder, BatchError, CircuitParams, State};
 use ferry_contracts::evm::proof_words;
-use ferry_contracts::mirror::word_of;
 use ferry_prover::keys::Keys;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -113,10 +113,6 @@ impl std::fmt::Debug for Sequencer {
             self.mempool.len()
         )
     }
-}
-
-fn hex_root(x: &ferry_circuits::Fr) -> String {
-    format!("0x{}", hex::encode(word_of(x)))
 }
 
 impl Sequencer {
