@@ -25,7 +25,7 @@ use anyhow::{Context, Result};
 use ferry_circuits::field::fr_from_be32;
 use ferry_circuits::ops::{Account, AccountId};
 use ferry_circuits::{BatchBuilder, CircuitParams, Fr, State};
-use ferry_prover::keys::Keys;
+use ferry_prover::Verifier;
 use libp2p::PeerId;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -51,10 +51,16 @@ pub async fn start(
     dir: &Path,
     params: CircuitParams,
     genesis: &[(AccountId, Account)],
-    keys: Arc<Keys>,
+    verifier: Arc<Verifier>,
     net: NetConfig,
     metrics: Arc<Metrics>,
 ) -> Result<Started> {
+    anyhow::ensure!(
+        verifier.params == params,
+        "the verifying key is for {}, the chain for {}",
+        verifier.params.slug(),
+        params.slug()
+    );
     let (store, mut state, _) = open_chain(dir, params, genesis)?;
     let mut unproven = BTreeSet::new();
     let mut verified = (hex_root(&state.root()), 0u64);
@@ -114,7 +120,7 @@ pub async fn start(
         events,
         l1_view,
         metrics,
-        keys,
+        verifier,
         unproven,
         connected: false,
     };
@@ -133,7 +139,7 @@ struct Follower {
     events: broadcast::Sender<StoredBatch>,
     l1_view: watch::Sender<L1View>,
     metrics: Arc<Metrics>,
-    keys: Arc<Keys>,
+    verifier: Arc<Verifier>,
     unproven: BTreeSet<u64>,
     connected: bool,
 }
@@ -376,7 +382,7 @@ impl Follower {
             .zip(parse_root(&body.new_root))
             .ok_or(format!("batch {n}: malformed root"))?;
         let inputs = ferry_circuits::pubdata::public_inputs(old, new, &pubdata);
-        if !ferry_prover::verify(&self.keys, &inputs, &proof) {
+        if !ferry_prover::verify(&self.verifier, &inputs, &proof) {
             return Err(format!("batch {n}: the proof does not verify"));
         }
         stored.proof = body.proof.clone();

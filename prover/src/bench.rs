@@ -170,7 +170,7 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
         pb.set_message(format!("batch {size}: verify"));
         let inputs = batch.witness.public_inputs();
         let t = Instant::now();
-        let ok = verify(&keys, &inputs, &proof);
+        let ok = verify(&keys.verifier, &inputs, &proof);
         let verify_s = t.elapsed().as_secs_f64();
         assert!(ok, "a proof of an honest batch must verify");
         pb.inc(1);
@@ -180,7 +180,7 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
             let t = Instant::now();
             let p = prove_plain(&keys, &batch.witness, &mut rng)?;
             let s = t.elapsed().as_secs_f64();
-            assert!(verify(&keys, &inputs, &p));
+            assert!(verify(&keys.verifier, &inputs, &p));
             pb.inc(1);
             Some(s)
         } else {

@@ -62,18 +62,21 @@ impl CircuitShape {
     /// Synthesizes the circuit of `params` (setup mode) and digests it.
     pub fn synthesize(params: CircuitParams) -> Result<Self, KeyError> {
         params.validate()?;
-        let cs = ConstraintSystem::<Fr>::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Setup);
-        let root = ferry_circuits::merkle::empty_roots(params.depth)[params.depth];
-        BatchCircuit {
-            witness: BatchWitness::noops(params, root),
-        }
-        .generate_constraints(cs.clone())?;
-        cs.finalize();
-        let matrices = cs
-            .to_matrices()
-            .ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?;
+        let matrices = {
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            cs.set_optimization_goal(OptimizationGoal::Constraints);
+            cs.set_mode(SynthesisMode::Setup);
+            let root = ferry_circuits::merkle::empty_roots(params.depth)[params.depth];
+            BatchCircuit {
+                witness: BatchWitness::noops(params, root),
+            }
+            .generate_constraints(cs.clone())?;
+            cs.finalize();
+            cs.to_matrices()
+                .ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?
+        };
+        // the constraint system is gone, and most of what synthesis allocated with it
+        crate::heap::give_back_freed();
         let digest = digest(&matrices);
         Ok(Self {
             params,
@@ -128,8 +131,54 @@ pub struct Keys {
     pub shape: CircuitShape,
     /// The proving key (holds the verifying key).
     pub pk: ProvingKey<Curve>,
+    /// What checking a proof needs.
+    pub verifier: Verifier,
+}
+
+/// What checking proofs of one circuit needs, and no more: a follower holds this, without
+/// the proving key or the constraint matrices.
+#[derive(Debug)]
+pub struct Verifier {
+    /// The circuit's parameters.
+    pub params: CircuitParams,
+    /// The circuit's digest ([`CircuitShape::digest`]).
+    pub digest: [u8; 32],
     /// The verifying key, prepared for pairing checks.
     pub pvk: PreparedVerifyingKey<Curve>,
+}
+
+impl Verifier {
+    fn new(shape: &CircuitShape, vk: &VerifyingKey<Curve>) -> Self {
+        Self {
+            params: shape.params,
+            digest: shape.digest,
+            pvk: ark_groth16::prepare_verifying_key(vk),
+        }
+    }
+
+    /// Reads the verifying key of `params` from the head of its cached key file, leaving
+    /// the proving key unread; generates and caches the keys when none is cached.
+    pub fn load_or_generate(
+        dir: &Path,
+        params: CircuitParams,
+        seed: Option<u64>,
+        quiet: bool,
+    ) -> Result<(Self, KeySource), KeyError> {
+        let shape = CircuitShape::synthesize(params)?;
+        let path = dir.join(shape.file_name());
+        let (verifier, source) = if path.exists() {
+            let vk = read_vk(&path, &shape.digest)?;
+            let verifier = Self::new(&shape, &vk);
+            drop(shape);
+            (verifier, KeySource::Cache)
+        } else {
+            let (keys, source) = Keys::load_or_generate_shape(dir, shape, seed, quiet)?;
+            (keys.verifier, source)
+        };
+        // the matrices (and any proving key) are gone: a verifier keeps a few kilobytes
+        crate::heap::give_back_freed();
+        Ok((verifier, source))
+    }
 }
 
 /// Where a key came from, for logs and benchmarks.
@@ -182,8 +231,12 @@ impl Keys {
     }
 
     fn from_parts(shape: CircuitShape, pk: ProvingKey<Curve>) -> Self {
-        let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
-        Self { shape, pk, pvk }
+        let verifier = Verifier::new(&shape, &pk.vk);
+        Self {
+            shape,
+            pk,
+            verifier,
+        }
     }
 
     /// The verifying key.
@@ -199,7 +252,16 @@ impl Keys {
         seed: Option<u64>,
         quiet: bool,
     ) -> Result<(Self, KeySource), KeyError> {
-        let shape = CircuitShape::synthesize(params)?;
+        Self::load_or_generate_shape(dir, CircuitShape::synthesize(params)?, seed, quiet)
+    }
+
+    fn load_or_generate_shape(
+        dir: &Path,
+        shape: CircuitShape,
+        seed: Option<u64>,
+        quiet: bool,
+    ) -> Result<(Self, KeySource), KeyError> {
+        let params = shape.params;
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| KeyError::Io { path, source }
@@ -247,6 +309,20 @@ pub fn write_key(path: &Path, digest: &[u8; 32], pk: &ProvingKey<Curve>) -> Resu
 
 /// Reads a key file, checking its header against `digest`.
 pub fn read_key(path: &Path, digest: &[u8; 32]) -> Result<ProvingKey<Curve>, KeyError> {
+    let mut f = open_key(path, digest)?;
+    ProvingKey::deserialize_uncompressed_unchecked(&mut f)
+        .map_err(|_| KeyError::Corrupt(path.to_path_buf()))
+}
+
+/// Reads only the verifying key from a key file: a serialized proving key starts with it.
+pub fn read_vk(path: &Path, digest: &[u8; 32]) -> Result<VerifyingKey<Curve>, KeyError> {
+    let mut f = open_key(path, digest)?;
+    VerifyingKey::deserialize_uncompressed_unchecked(&mut f)
+        .map_err(|_| KeyError::Corrupt(path.to_path_buf()))
+}
+
+/// Opens a key file and checks its header against `digest`.
+fn open_key(path: &Path, digest: &[u8; 32]) -> Result<impl Read, KeyError> {
     let err = |source| KeyError::Io {
         path: path.to_path_buf(),
         source,
@@ -257,8 +333,7 @@ pub fn read_key(path: &Path, digest: &[u8; 32]) -> Result<ProvingKey<Curve>, Key
     if &header[..8] != MAGIC || &header[8..] != digest {
         return Err(KeyError::Corrupt(path.to_path_buf()));
     }
-    ProvingKey::deserialize_uncompressed_unchecked(&mut f)
-        .map_err(|_| KeyError::Corrupt(path.to_path_buf()))
+    Ok(f)
 }
 
 /// Size in bytes and load time of a key serialized compressed and uncompressed.

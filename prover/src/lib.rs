@@ -22,11 +22,12 @@
 
 pub mod bench;
 pub mod export;
+mod heap;
 pub mod keys;
 pub mod msm;
 pub mod prove;
 
-pub use keys::{KeyError, Keys};
+pub use keys::{KeyError, Keys, Verifier};
 pub use prove::{prove, verify, ProveError};
 
 /// The pairing-friendly curve of every Ferry proof.

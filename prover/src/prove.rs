@@ -9,7 +9,7 @@
 //! [`prove_plain`] is arkworks' stock path (re-synthesis and inlining per proof), kept as
 //! the benchmark's baseline.
 
-use crate::keys::Keys;
+use crate::keys::{Keys, Verifier};
 use crate::msm::{msm_g1, msm_g2};
 use crate::{Curve, Proof};
 use ark_bn254::Fr;
@@ -174,8 +174,7 @@ pub fn prove_plain(
 use rand::SeedableRng;
 
 /// Verifies a proof against public inputs `[old_root, new_root, packed public data..]`.
-pub fn verify(keys: &Keys, public_inputs: &[Fr], proof: &Proof) -> bool {
-    public_inputs.len() + 1 == keys.pvk.vk.gamma_abc_g1.len()
-        && Groth16::<Curve>::verify_with_processed_vk(&keys.pvk, public_inputs, proof)
-            .unwrap_or(false)
+pub fn verify(v: &Verifier, public_inputs: &[Fr], proof: &Proof) -> bool {
+    public_inputs.len() + 1 == v.pvk.vk.gamma_abc_g1.len()
+        && Groth16::<Curve>::verify_with_processed_vk(&v.pvk, public_inputs, proof).unwrap_or(false)
 }

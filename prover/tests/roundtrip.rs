@@ -3,7 +3,7 @@
 
 use ferry_circuits::CircuitParams;
 use ferry_prover::bench::random_transfer_batch;
-use ferry_prover::keys::{CircuitShape, KeySource, Keys};
+use ferry_prover::keys::{CircuitShape, KeySource, Keys, Verifier};
 use ferry_prover::{prove, verify};
 use rand::SeedableRng;
 
@@ -26,28 +26,45 @@ fn prove_verify_and_reject_tampering() {
     let batch = random_transfer_batch(params(1), &mut rng);
     let proof = prove(&keys, &batch.witness, &mut rng).unwrap();
     let inputs = batch.witness.public_inputs();
-    assert!(verify(&keys, &inputs, &proof));
+    assert!(verify(&keys.verifier, &inputs, &proof));
 
     // any public input changed
     for i in 0..inputs.len() {
         let mut bad = inputs.clone();
         bad[i] += ferry_circuits::Fr::from(1u64);
-        assert!(!verify(&keys, &bad, &proof), "input {i} changed");
+        assert!(!verify(&keys.verifier, &bad, &proof), "input {i} changed");
     }
     // too few or too many inputs
-    assert!(!verify(&keys, &inputs[1..], &proof));
+    assert!(!verify(&keys.verifier, &inputs[1..], &proof));
 
     // a proof from another circuit's key (same shape, other setup) is refused
     let other =
         Keys::generate(CircuitShape::synthesize(params(1)).unwrap(), Some(8), true).unwrap();
     let foreign = prove(&other, &batch.witness, &mut rng).unwrap();
-    assert!(verify(&other, &inputs, &foreign));
-    assert!(!verify(&keys, &inputs, &foreign));
+    assert!(verify(&other.verifier, &inputs, &foreign));
+    assert!(!verify(&keys.verifier, &inputs, &foreign));
 
     // the cached key is reused
     let (again, source) = Keys::load_or_generate(dir.path(), params(1), None, true).unwrap();
     assert_eq!(source, KeySource::Cache);
-    assert!(verify(&again, &inputs, &proof));
+    assert!(verify(&again.verifier, &inputs, &proof));
+
+    // a verifier reads only the verifying key from the cache, and judges as the keys do
+    let (v, source) = Verifier::load_or_generate(dir.path(), params(1), None, true).unwrap();
+    assert_eq!(source, KeySource::Cache);
+    assert_eq!(v.pvk.vk, keys.pk.vk);
+    assert!(verify(&v, &inputs, &proof));
+    assert!(!verify(&v, &inputs, &foreign));
+
+    // with nothing cached, a verifier generates the keys (the same, from the same seed) and
+    // caches them whole
+    let fresh = tempfile::tempdir().unwrap();
+    let (v, source) = Verifier::load_or_generate(fresh.path(), params(1), Some(7), true).unwrap();
+    assert_eq!(source, KeySource::Generated);
+    assert_eq!(v.pvk.vk, keys.pk.vk);
+    let (cached, source) = Keys::load_or_generate(fresh.path(), params(1), None, true).unwrap();
+    assert_eq!(source, KeySource::Cache);
+    assert_eq!(cached.pk, keys.pk);
 }
 
 #[test]

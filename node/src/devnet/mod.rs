@@ -9,7 +9,7 @@ use clap::Args;
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::{Account, AccountId, L1Address};
 use ferry_circuits::CircuitParams;
-use ferry_prover::keys::Keys;
+use ferry_prover::keys::{Keys, Verifier};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 use std::path::PathBuf;
@@ -228,6 +228,19 @@ pub async fn keys(args: &DevnetArgs, params: CircuitParams) -> Result<Arc<Keys>>
         "keys ready"
     );
     Ok(Arc::new(keys))
+}
+
+/// The verifying key alone (a follower's): read from the head of the cached key file, or
+/// taken from keys generated now when none is cached.
+pub async fn verifier(args: &DevnetArgs, params: CircuitParams) -> Result<Arc<Verifier>> {
+    let keys_dir = args.keys_dir.clone();
+    let seed = args.seed;
+    let (verifier, source) = tokio::task::spawn_blocking(move || {
+        Verifier::load_or_generate(&keys_dir, params, Some(seed), false)
+    })
+    .await??;
+    tracing::info!(?source, "verifying key ready");
+    Ok(Arc::new(verifier))
 }
 
 /// The genesis accounts: the test accounts with their balances.

@@ -2,7 +2,7 @@
 //! processes it starts (`--followers N --provers M`), each a `ferry devnet --role ...` of
 //! its own with its own data directory.
 
-use super::{genesis, keys, test_accounts, DevnetArgs, NodeRole};
+use super::{genesis, keys, test_accounts, verifier, DevnetArgs, NodeRole};
 use crate::metrics::Metrics;
 use crate::net::{NetConfig, NetEvent, NetHandle, Role};
 use crate::sequencer::{Prover, SequencerHandle};
@@ -207,7 +207,7 @@ pub async fn follower(args: DevnetArgs, params: CircuitParams) -> Result<()> {
         args.sequencer.is_some(),
         "a follower needs --sequencer <the sequencer's /ip4/../tcp/../p2p/.. address>"
     );
-    let keys = keys(&args, params).await?;
+    let verifier = verifier(&args, params).await?;
     let genesis = genesis(&test_accounts(&args));
     let db = args.data_dir.join("db");
     if let Some(source) = &args.restore_from {
@@ -219,7 +219,7 @@ pub async fn follower(args: DevnetArgs, params: CircuitParams) -> Result<()> {
     let metrics = Metrics::new();
     let cfg = net_config(&args, Role::Follower)?;
     let (handle, net, _join) =
-        crate::follower::start(&db, params, &genesis, keys, cfg, metrics.clone()).await?;
+        crate::follower::start(&db, params, &genesis, verifier, cfg, metrics.clone()).await?;
     let metrics_addr = crate::metrics::serve(args.metrics, metrics).await?;
     let (addr, server) = crate::rpc::serve(args.rpc, handle).await?;
     println!("Ferry follower is running");

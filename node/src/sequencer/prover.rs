@@ -55,7 +55,7 @@ fn prove_here(
     let mut rng = rand::thread_rng();
     let started = std::time::Instant::now();
     let p = ferry_prover::prove(&keys, &w, &mut rng).map_err(|e| e.to_string())?;
-    if !ferry_prover::verify(&keys, &w.public_inputs(), &p) {
+    if !ferry_prover::verify(&keys.verifier, &w.public_inputs(), &p) {
         return Err("the proof does not verify".to_string());
     }
     let took = started.elapsed();
@@ -177,7 +177,7 @@ impl Pool {
                     let p = res?;
                     let proof = ferry_prover::export::proof_from_json(&p)
                         .ok_or("malformed proof".to_string())?;
-                    if ferry_prover::verify(&keys, &inputs, &proof) {
+                    if ferry_prover::verify(&keys.verifier, &inputs, &proof) {
                         Ok(proof)
                     } else {
                         Err("the worker's proof does not verify".to_string())
