@@ -141,8 +141,6 @@ pub struct Keys {
 pub struct Verifier {
     /// The circuit's parameters.
     pub params: CircuitParams,
-    /// The circuit's digest ([`CircuitShape::digest`]).
-    pub digest: [u8; 32],
     /// The verifying key, prepared for pairing checks.
     pub pvk: PreparedVerifyingKey<Curve>,
 }
@@ -151,7 +149,6 @@ impl Verifier {
     fn new(shape: &CircuitShape, vk: &VerifyingKey<Curve>) -> Self {
         Self {
             params: shape.params,
-            digest: shape.digest,
             pvk: ark_groth16::prepare_verifying_key(vk),
         }
     }
