@@ -11,7 +11,7 @@ use ferry_node::l1::backend::L1Config;
 use ferry_node::metrics::Metrics;
 use ferry_node::node::{start, StartError};
 use ferry_node::sequencer::{Prover, SequencerConfig};
-use ferry_node::storage::{BatchStatus, Store, ACCOUNTS, BATCHES, L1, TXS};
+use ferry_node::storage::{BatchStatus, Store, Writes, ACCOUNTS, BATCHES, L1, TXS};
 use ferry_node::tx::L2Tx;
 use ferry_prover::keys::Keys;
 use rand::SeedableRng;
@@ -126,6 +126,15 @@ impl Chain {
     }
 }
 
+/// Opens the stopped node's store, lets `f` read it and queue writes, and commits them.
+fn edit<R>(db: &Path, f: impl FnOnce(&Store, &mut Writes<'_>) -> R) -> R {
+    let store = Store::open(db).unwrap();
+    let mut w = store.batch();
+    let out = f(&store, &mut w);
+    w.commit().unwrap();
+    out
+}
+
 fn refusal(r: Result<ferry_node::node::Started, StartError>) -> String {
     match r {
         Ok(_) => panic!("a tampered history started"),
@@ -138,20 +147,10 @@ async fn verified_batches_replay_from_public_data_and_the_rest_execute_again() {
     let dir = tempfile::tempdir().unwrap();
     let chain = Chain::new(dir.path());
     // two transfers proven and verified, then two more sealed with proving off
-    chain
-        .run(
-            dir.path(),
-            true,
-            vec![chain.transfer(1, 0), chain.transfer(2, 0)],
-        )
-        .await;
-    chain
-        .run(
-            dir.path(),
-            false,
-            vec![chain.transfer(1, 1), chain.transfer(2, 1)],
-        )
-        .await;
+    for (prove, nonce) in [(true, 0), (false, 1)] {
+        let txs = vec![chain.transfer(1, nonce), chain.transfer(2, nonce)];
+        chain.run(dir.path(), prove, txs).await;
+    }
 
     let db = dir.path().join("db");
     let (verified, unproven) = {
@@ -167,41 +166,34 @@ async fn verified_batches_replay_from_public_data_and_the_rest_execute_again() {
     };
 
     // a verified batch's public data is what its replay reads: changing it is refused
-    let store = Store::open(&db).unwrap();
     let mut forged = verified.clone();
     let mut bytes = hex::decode(&forged.pubdata).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     forged.pubdata = hex::encode(bytes);
-    let mut w = store.batch();
-    w.put(BATCHES, &verified.number, &forged);
-    w.commit().unwrap();
-    drop(store);
+    edit(&db, |_, w| w.put(BATCHES, &verified.number, &forged));
     let why = refusal(chain.start(dir.path(), false).await);
     assert!(why.contains(&format!("batch {}", verified.number)), "{why}");
 
     // an unproven batch is executed again from its transactions: one missing is refused
-    let store = Store::open(&db).unwrap();
     let gone = unproven.txs[0];
-    let record = store.get(TXS, &gone).unwrap().unwrap();
-    let mut w = store.batch();
-    w.put(BATCHES, &verified.number, &verified);
-    w.delete(TXS, &gone);
-    w.commit().unwrap();
-    drop(store);
+    let record = edit(&db, |store, w| {
+        w.put(BATCHES, &verified.number, &verified);
+        w.delete(TXS, &gone);
+        store.get(TXS, &gone).unwrap().unwrap()
+    });
     let why = refusal(chain.start(dir.path(), false).await);
     assert!(why.contains(&format!("tx {gone} missing")), "{why}");
 
     // the replay must end where the L1's verified root is
-    let store = Store::open(&db).unwrap();
-    let mirror = store.get(L1, &"mirror").unwrap().unwrap();
-    let mut moved = mirror.clone();
-    moved.state_root[31] ^= 1;
-    let mut w = store.batch();
-    w.put(TXS, &gone, &record);
-    w.put(L1, &"mirror", &moved);
-    w.commit().unwrap();
-    drop(store);
+    let mirror = edit(&db, |store, w| {
+        let mirror = store.get(L1, &"mirror").unwrap().unwrap();
+        let mut moved = mirror.clone();
+        moved.state_root[31] ^= 1;
+        w.put(TXS, &gone, &record);
+        w.put(L1, &"mirror", &moved);
+        mirror
+    });
     let why = refusal(chain.start(dir.path(), false).await);
     let last_verified = unproven.number - 1;
     assert!(
@@ -210,11 +202,7 @@ async fn verified_batches_replay_from_public_data_and_the_rest_execute_again() {
     );
 
     // with the history whole again the node starts, at the balances the transfers left
-    let store = Store::open(&db).unwrap();
-    let mut w = store.batch();
-    w.put(L1, &"mirror", &mirror);
-    w.commit().unwrap();
-    drop(store);
+    edit(&db, |_, w| w.put(L1, &"mirror", &mirror));
     let (handle, join) = chain.start(dir.path(), false).await.unwrap();
     let balance = |id: u32| {
         handle

@@ -9,10 +9,10 @@ use clap::Args;
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::{Account, AccountId, L1Address};
 use ferry_circuits::CircuitParams;
-use ferry_prover::keys::{Keys, Verifier};
+use ferry_prover::keys::{KeyError, KeySource, Keys, Verifier};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -216,12 +216,7 @@ pub fn params(args: &DevnetArgs) -> Result<CircuitParams> {
 
 /// The devnet's Groth16 keys, generated once (with a progress bar) and then loaded.
 pub async fn keys(args: &DevnetArgs, params: CircuitParams) -> Result<Arc<Keys>> {
-    let keys_dir = args.keys_dir.clone();
-    let seed = args.seed;
-    let (keys, source) = tokio::task::spawn_blocking(move || {
-        Keys::load_or_generate(&keys_dir, params, Some(seed), false)
-    })
-    .await??;
+    let (keys, source) = load(args, params, Keys::load_or_generate).await?;
     tracing::info!(
         ?source,
         constraints = keys.shape.num_constraints(),
@@ -233,14 +228,25 @@ pub async fn keys(args: &DevnetArgs, params: CircuitParams) -> Result<Arc<Keys>>
 /// The verifying key alone (a follower's): read from the head of the cached key file, or
 /// taken from keys generated now when none is cached.
 pub async fn verifier(args: &DevnetArgs, params: CircuitParams) -> Result<Arc<Verifier>> {
-    let keys_dir = args.keys_dir.clone();
-    let seed = args.seed;
-    let (verifier, source) = tokio::task::spawn_blocking(move || {
-        Verifier::load_or_generate(&keys_dir, params, Some(seed), false)
-    })
-    .await??;
+    let (verifier, source) = load(args, params, Verifier::load_or_generate).await?;
     tracing::info!(?source, "verifying key ready");
     Ok(Arc::new(verifier))
+}
+
+/// `Keys::load_or_generate` or `Verifier::load_or_generate`.
+type Loader<T> = fn(&Path, CircuitParams, Option<u64>, bool) -> Result<(T, KeySource), KeyError>;
+
+/// Runs a key loader on the devnet's key directory and seed, off the async threads.
+async fn load<T: Send + 'static>(
+    args: &DevnetArgs,
+    params: CircuitParams,
+    loader: Loader<T>,
+) -> Result<(T, KeySource)> {
+    let keys_dir = args.keys_dir.clone();
+    let seed = args.seed;
+    let loaded =
+        tokio::task::spawn_blocking(move || loader(&keys_dir, params, Some(seed), false)).await??;
+    Ok(loaded)
 }
 
 /// The genesis accounts: the test accounts with their balances.
