@@ -1,8 +1,10 @@
 //! Proving and verifying keys: setup, the on-disk cache and its staleness check.
 //!
-//! A key file is `<dir>/<params slug>-<digest prefix>.pk` and starts with a header
-//! (`FERRYPK1`, the 32-byte circuit digest); the digest is Keccak-256 over the circuit's
-//! constraint matrices and sizes, so any change to the circuit changes it. Keys are stored
+//! A key file is `<dir>/<params slug>-<digest prefix>.pk`: a header (`FERRYPK2`, the 32-byte
+//! circuit digest), the key, and a trailer: Keccak-256 of everything before it. The digest is
+//! Keccak-256 over the circuit's constraint matrices and sizes, so any change to the circuit
+//! changes it; the trailer is checked on every load, so a damaged file (one flipped bit) is
+//! refused instead of proving with a key whose proofs never verify. Keys are stored
 //! uncompressed: loading is several times faster than compressed points for a larger
 //! file (`ferry bench prover` reports both).
 
@@ -23,7 +25,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const MAGIC: &[u8; 8] = b"FERRYPK1";
+const MAGIC: &[u8; 8] = b"FERRYPK2";
+/// Header (magic and circuit digest) and trailer (checksum) sizes.
+const HEADER: u64 = 40;
+const TRAILER: u64 = 32;
 
 /// Why keys could not be made or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +50,13 @@ pub enum KeyError {
     /// The key file is corrupt.
     #[error("key file {0} is corrupt")]
     Corrupt(PathBuf),
+    /// The key file's checksum does not match its contents: it was damaged on disk, or
+    /// written by a Ferry without checksums.
+    #[error(
+        "key file {0} is damaged (its checksum does not match): delete it and start again \
+         to generate new keys (with the same --seed for the same keys)"
+    )]
+    Damaged(PathBuf),
 }
 
 /// The circuit's constraint system, synthesized once: what proving needs besides the key.
@@ -292,11 +304,14 @@ pub fn write_key(path: &Path, digest: &[u8; 32], pk: &ProvingKey<Curve>) -> Resu
         source,
     };
     let tmp = path.with_extension("pk.tmp");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
+    let file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
+    let mut f = Hashing::new(file);
     f.write_all(MAGIC).map_err(err)?;
     f.write_all(digest).map_err(err)?;
     pk.serialize_uncompressed(&mut f)
         .map_err(|_| KeyError::Corrupt(path.to_path_buf()))?;
+    let (mut f, sum) = f.finish();
+    f.write_all(&sum).map_err(err)?;
     f.into_inner()
         .map_err(|e| err(e.into_error()))?
         .sync_all()
@@ -304,33 +319,92 @@ pub fn write_key(path: &Path, digest: &[u8; 32], pk: &ProvingKey<Curve>) -> Resu
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// Reads a key file, checking its header against `digest`.
+/// Reads a key file, checking its header against `digest` and its checksum.
 pub fn read_key(path: &Path, digest: &[u8; 32]) -> Result<ProvingKey<Curve>, KeyError> {
-    let mut f = open_key(path, digest)?;
-    ProvingKey::deserialize_uncompressed_unchecked(&mut f)
-        .map_err(|_| KeyError::Corrupt(path.to_path_buf()))
+    read_checked(path, digest, |r| {
+        ProvingKey::deserialize_uncompressed_unchecked(r).ok()
+    })
 }
 
-/// Reads only the verifying key from a key file: a serialized proving key starts with it.
+/// Reads only the verifying key from a key file (a serialized proving key starts with it);
+/// the rest is read too, to check the whole file's checksum.
 pub fn read_vk(path: &Path, digest: &[u8; 32]) -> Result<VerifyingKey<Curve>, KeyError> {
-    let mut f = open_key(path, digest)?;
-    VerifyingKey::deserialize_uncompressed_unchecked(&mut f)
-        .map_err(|_| KeyError::Corrupt(path.to_path_buf()))
+    read_checked(path, digest, |r| {
+        VerifyingKey::deserialize_uncompressed_unchecked(r).ok()
+    })
 }
 
-/// Opens a key file and checks its header against `digest`.
-fn open_key(path: &Path, digest: &[u8; 32]) -> Result<impl Read, KeyError> {
+/// Opens a key file, checks its header against `digest`, parses what follows with `parse`,
+/// and checks the trailer against the Keccak-256 of every byte before it.
+fn read_checked<T>(
+    path: &Path,
+    digest: &[u8; 32],
+    parse: impl FnOnce(&mut dyn Read) -> Option<T>,
+) -> Result<T, KeyError> {
     let err = |source| KeyError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(err)?);
-    let mut header = [0u8; 40];
-    f.read_exact(&mut header).map_err(err)?;
+    let file = std::fs::File::open(path).map_err(err)?;
+    let len = file.metadata().map_err(err)?.len();
+    if len < HEADER + TRAILER {
+        return Err(KeyError::Corrupt(path.to_path_buf()));
+    }
+    let mut body = Hashing::new(std::io::BufReader::new(file).take(len - TRAILER));
+    let mut header = [0u8; HEADER as usize];
+    body.read_exact(&mut header).map_err(err)?;
     if &header[..8] != MAGIC || &header[8..] != digest {
         return Err(KeyError::Corrupt(path.to_path_buf()));
     }
-    Ok(f)
+    let value = parse(&mut body);
+    std::io::copy(&mut body, &mut std::io::sink()).map_err(err)?;
+    let (rest, sum) = body.finish();
+    let mut trailer = [0u8; TRAILER as usize];
+    rest.into_inner().read_exact(&mut trailer).map_err(err)?;
+    // a damaged file is told apart from one that does not parse
+    if trailer != sum {
+        return Err(KeyError::Damaged(path.to_path_buf()));
+    }
+    value.ok_or_else(|| KeyError::Corrupt(path.to_path_buf()))
+}
+
+/// A reader or writer that hashes (Keccak-256) every byte that goes through it.
+struct Hashing<T> {
+    inner: T,
+    hash: Keccak256,
+}
+
+impl<T> Hashing<T> {
+    fn new(inner: T) -> Self {
+        Self {
+            inner,
+            hash: Keccak256::new(),
+        }
+    }
+
+    fn finish(self) -> (T, [u8; 32]) {
+        (self.inner, self.hash.finalize().into())
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Size in bytes and load time of a key serialized compressed and uncompressed.

@@ -122,3 +122,35 @@ fn the_digest_tells_circuits_apart() {
         CircuitShape::synthesize(params(1)).unwrap().digest
     );
 }
+
+#[test]
+fn a_key_file_with_one_flipped_bit_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = params(1);
+    let (keys, _) = Keys::load_or_generate(dir.path(), p, Some(3), true).unwrap();
+    let path = dir.path().join(keys.shape.file_name());
+    let good = std::fs::read(&path).unwrap();
+    // one bit in the verifying key, one deep in the proving key's points, one in the
+    // checksum itself: each loads as a key that parses, so only the checksum can tell
+    for at in [60, good.len() / 2, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        std::fs::write(&path, &bad).unwrap();
+        let err = Keys::load_or_generate(dir.path(), p, Some(3), true).unwrap_err();
+        assert!(
+            matches!(err, ferry_prover::KeyError::Damaged(_)),
+            "byte {at}: {err}"
+        );
+        assert!(err.to_string().contains("delete it"), "{err}");
+        let err = Verifier::load_or_generate(dir.path(), p, Some(3), true).unwrap_err();
+        assert!(
+            matches!(err, ferry_prover::KeyError::Damaged(_)),
+            "byte {at}: {err}"
+        );
+    }
+    // whole again, it loads
+    std::fs::write(&path, &good).unwrap();
+    let (again, source) = Keys::load_or_generate(dir.path(), p, None, true).unwrap();
+    assert_eq!(source, KeySource::Cache);
+    assert_eq!(again.pk, keys.pk);
+}
