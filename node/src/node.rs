@@ -48,8 +48,10 @@ pub struct Recovered {
     pub deposit_cursor: u64,
     /// Every L1 deposit seen.
     pub deposits: Vec<Deposit>,
-    /// Sealed batches without a verified proof, to prove again.
+    /// Sealed batches without a stored proof that checks, to prove again.
     pub unproven: Vec<(u64, BatchWitness)>,
+    /// The lowest batch the L1 has not verified.
+    pub next_submit: u64,
 }
 
 fn meta_u64(store: &Store, key: &'static str) -> Result<u64, StoreError> {
@@ -101,6 +103,16 @@ pub async fn start(
     // signatures checked, for the witnesses they will be proven with.
     let mut unproven = Vec::new();
     let batches = store.all(BATCHES)?;
+    if (batches.len() as u64) < l1_view.batch_count {
+        // the database lost writes it had acknowledged (a deleted or truncated write-ahead
+        // log, a restored backup): serving it would serve an older chain than L1's
+        return Err(StartError::Inconsistent(format!(
+            "it holds {} batches but the L1 has verified {}: the database lost acknowledged \
+             writes. Move it aside and rebuild the state from L1 with `ferry restore`",
+            batches.len(),
+            l1_view.batch_count
+        )));
+    }
     for (_, b) in &batches {
         if b.number < l1_view.batch_count {
             replay_verified(&mut state, params, b)?;
@@ -125,7 +137,17 @@ pub async fn start(
                 );
             }
             let witness = execute_again(&store, &mut state, &cfg, &deposits, b)?;
-            unproven.push((b.number, witness));
+            // a proof stored before the stop goes to L1 as it is, if it checks
+            let proof = b
+                .proof
+                .as_ref()
+                .and_then(ferry_prover::export::proof_from_json);
+            let proven = proof.is_some_and(|p| {
+                ferry_prover::verify(&keys.verifier, &witness.public_inputs(), &p)
+            });
+            if !proven {
+                unproven.push((b.number, witness));
+            }
         }
     }
     for (id, a) in state.accounts() {
@@ -159,6 +181,7 @@ pub async fn start(
         deposit_cursor: meta_u64(&store, "deposit_cursor")?,
         deposits,
         unproven,
+        next_submit: l1_view.batch_count,
     };
     let (handle, join) =
         Sequencer::spawn(cfg, state, store, l1, l1_view, prover, recovered, metrics);
@@ -227,6 +250,9 @@ fn execute_again(
     Ok(sealed.witness)
 }
 
+/// The file beside a node's database that says it holds a chain.
+const CHAIN_MARKER: &str = "FERRY_CHAIN";
+
 /// An opened chain: its store, the genesis state and the genesis accounts.
 pub type Chain = (Arc<Store>, State, Vec<(AccountId, Account)>);
 
@@ -239,7 +265,21 @@ pub fn open_chain(
 ) -> Result<Chain, StartError> {
     let store = Arc::new(Store::open(dir)?);
     let params_json = serde_json::to_value(params).expect("serializes");
-    match store.get(META, &"params")? {
+    // written beside the database once its genesis is: a directory that has it, or that
+    // holds any batch or account, and lacks the parameters is damaged, not new
+    let marker = dir.join(CHAIN_MARKER);
+    let stored = store.get(META, &"params")?;
+    if stored.is_none()
+        && (marker.exists() || !store.is_empty(BATCHES)? || !store.is_empty(ACCOUNTS)?)
+    {
+        return Err(StartError::Inconsistent(format!(
+            "{} held a chain but its parameters are gone (a damaged MANIFEST or a lost \
+             write): refusing to write a new genesis over it. Move it aside and rebuild the \
+             state from L1 with `ferry restore`",
+            dir.display()
+        )));
+    }
+    match stored {
         None => {
             let mut w = store.batch();
             w.put(META, &"params", &params_json);
@@ -260,6 +300,10 @@ pub fn open_chain(
             )));
         }
         Some(_) => {}
+    }
+    if !marker.exists() {
+        std::fs::write(&marker, params_json.to_string())
+            .map_err(|e| StartError::Inconsistent(format!("writing {}: {e}", marker.display())))?;
     }
     let genesis: Vec<(AccountId, Account)> =
         serde_json::from_value(store.get(META, &"genesis")?.unwrap_or_default())
@@ -295,14 +339,29 @@ pub(crate) fn mark_verified(
     b: &crate::storage::StoredBatch,
 ) -> Result<(), StoreError> {
     let mut w = store.batch();
+    put_status(store, &mut w, &mut b.clone(), BatchStatus::Verified)?;
+    w.commit()
+}
+
+/// Queues the writes that move a batch and its transactions to `status`.
+pub(crate) fn put_status(
+    store: &Store,
+    w: &mut crate::storage::Writes<'_>,
+    b: &mut StoredBatch,
+    status: BatchStatus,
+) -> Result<(), StoreError> {
+    let batch = b.number;
+    b.status = status;
     for h in &b.txs {
         if let Some(mut rec) = store.get(TXS, h)? {
-            rec.status = TxStatus::Verified { batch: b.number };
+            rec.status = match status {
+                BatchStatus::Sealed => TxStatus::Sealed { batch },
+                BatchStatus::Proven => TxStatus::Proven { batch },
+                BatchStatus::Verified => TxStatus::Verified { batch },
+            };
             w.put(TXS, h, &rec);
         }
     }
-    let mut b = b.clone();
-    b.status = BatchStatus::Verified;
-    w.put(BATCHES, &b.number, &b);
-    w.commit()
+    w.put(BATCHES, &batch, b);
+    Ok(())
 }

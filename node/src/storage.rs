@@ -24,6 +24,17 @@ pub enum StoreError {
     /// RocksDB failed.
     #[error("rocksdb: {0}")]
     Db(#[from] rocksdb::Error),
+    /// The database could not be opened (missing, locked, or damaged).
+    #[error(
+        "cannot open the database at {path}: {source}. If it is damaged, move it aside and \
+         rebuild the state from L1 with `ferry restore`"
+    )]
+    Open {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: rocksdb::Error,
+    },
     /// A stored value does not decode.
     #[error("corrupt value in {table}: {source}")]
     Corrupt {
@@ -162,15 +173,25 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database under `dir`.
+    /// Opens (or creates) the database under `dir`. The MANIFEST records every write-ahead
+    /// log, so a log deleted while the node was stopped (acknowledged writes lost) is refused
+    /// at open instead of read as an older chain, and so is a log cut short.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        opts.set_track_and_verify_wals_in_manifest(true);
+        // a log cut short loses writes the MANIFEST cannot vouch for: refuse it too. A kill
+        // -9 leaves whole records (each write group reaches the OS in full), so only a log
+        // damaged on disk trips this
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::AbsoluteConsistency);
+        opts.set_paranoid_checks(true);
         let cfs = ALL.map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
-        Ok(Self {
-            db: DB::open_cf_descriptors(&opts, dir, cfs)?,
-        })
+        let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|source| StoreError::Open {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        Ok(Self { db })
     }
 
     /// Opens another node's database for reading only, while that node may be running
@@ -231,6 +252,14 @@ impl Store {
             out.push((k.to_vec(), v));
         }
         Ok(out)
+    }
+
+    /// Whether a table holds nothing.
+    pub fn is_empty<K, V>(&self, t: Table<K, V>) -> Result<bool, StoreError> {
+        let mut it = self
+            .db
+            .iterator_cf(self.cf(t.name), rocksdb::IteratorMode::Start);
+        Ok(it.next().transpose()?.is_none())
     }
 
     /// Starts an atomic write.

@@ -1,130 +1,19 @@
 //! Start-up on a data directory that holds history, in process with real proofs on the
 //! embedded L1: batches the L1 verified replay from their public data, the others are
 //! executed again for their witnesses, the replay must end at the L1's verified root, and a
-//! tampered history is refused.
+//! tampered history is refused; any number of unproven batches is proven after a restart,
+//! and a database that lost acknowledged writes (its write-ahead log, its MANIFEST) is
+//! refused with a pointer to `ferry restore`.
 
-use ferry_circuits::eddsa::PrivateKey;
-use ferry_circuits::ops::transfer::Transfer;
-use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
-use ferry_circuits::CircuitParams;
-use ferry_node::l1::backend::L1Config;
-use ferry_node::metrics::Metrics;
-use ferry_node::node::{start, StartError};
-use ferry_node::sequencer::{Prover, SequencerConfig};
+use ferry_circuits::ops::AccountId;
+use ferry_node::node::StartError;
 use ferry_node::storage::{BatchStatus, Store, Writes, ACCOUNTS, BATCHES, L1, TXS};
-use ferry_node::tx::L2Tx;
-use ferry_prover::keys::Keys;
-use rand::SeedableRng;
 use std::path::Path;
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 use std::time::Duration;
 
-const PARAMS: CircuitParams = CircuitParams {
-    depth: 2,
-    transfers: 2,
-    ..CircuitParams::DEFAULT
-};
-
-struct Chain {
-    keys: Arc<Keys>,
-    users: Vec<PrivateKey>,
-    genesis: Vec<(AccountId, Account)>,
-}
-
-impl Chain {
-    fn new(dir: &Path) -> Self {
-        let (keys, _) = Keys::load_or_generate(&dir.join("keys"), PARAMS, Some(5), true).unwrap();
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
-        let users: Vec<PrivateKey> = (0..3).map(|_| PrivateKey::random(&mut rng)).collect();
-        let genesis = users
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let account = Account {
-                    pubkey: k.public_key(),
-                    balance: 1_000,
-                    nonce: 0,
-                    owner: L1Address([i as u8 + 1; 20]),
-                };
-                (AccountId(i as u32), account)
-            })
-            .collect();
-        Self {
-            keys: Arc::new(keys),
-            users,
-            genesis,
-        }
-    }
-
-    /// A transfer of 5 from user `from` to user 0, fee 1.
-    fn transfer(&self, from: usize, nonce: u32) -> L2Tx {
-        let t = Transfer {
-            from: AccountId(from as u32),
-            to: AccountId(0),
-            amount: Amount(5),
-            fee: Amount(1),
-            nonce: Nonce(nonce),
-        };
-        L2Tx::Transfer(t.sign(PARAMS.chain_id, &self.users[from]))
-    }
-
-    async fn start(
-        &self,
-        dir: &Path,
-        prove: bool,
-    ) -> Result<ferry_node::node::Started, StartError> {
-        let cfg = SequencerConfig {
-            params: PARAMS,
-            fee_account: AccountId(0),
-            batch_timeout: Duration::from_millis(50),
-            mempool_limit: 64,
-            min_fee: 0,
-            proving_queue: 4,
-        };
-        let prover = if prove {
-            Prover::Local(self.keys.clone())
-        } else {
-            Prover::Discard
-        };
-        let l1 = L1Config::Embedded { exodus_delay: 100 };
-        start(
-            &dir.join("db"),
-            cfg,
-            &self.genesis,
-            self.keys.clone(),
-            l1,
-            prover,
-            Metrics::new(),
-        )
-        .await
-    }
-
-    /// Starts the node, sends `txs`, waits until they are sealed (and verified on the L1
-    /// when `prove`), and stops it.
-    async fn run(&self, dir: &Path, prove: bool, txs: Vec<L2Tx>) {
-        let (handle, join) = self.start(dir, prove).await.unwrap();
-        let n = txs.len() as u64;
-        for tx in txs {
-            handle.submit(tx).await.unwrap();
-        }
-        let m = handle.metrics.clone();
-        let done = || {
-            let sealed = m.batches_sealed.load(Relaxed);
-            m.txs_sealed.load(Relaxed) == n
-                && (!prove || m.batches_verified.load(Relaxed) == sealed)
-        };
-        tokio::time::timeout(Duration::from_secs(300), async {
-            while !done() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("sealed (and verified) in time");
-        drop(handle);
-        join.await.unwrap();
-    }
-}
+#[path = "common/chain.rs"]
+mod chain;
+use chain::Chain;
 
 /// Opens the stopped node's store, lets `f` read it and queue writes, and commits them.
 fn edit<R>(db: &Path, f: impl FnOnce(&Store, &mut Writes<'_>) -> R) -> R {
@@ -214,6 +103,137 @@ async fn verified_batches_replay_from_public_data_and_the_rest_execute_again() {
     };
     assert_eq!(balance(0), 1_000 + 4 * 5 + 4);
     assert_eq!((balance(1), balance(2)), (1_000 - 12, 1_000 - 12));
+    drop(handle);
+    join.await.unwrap();
+}
+
+/// Every stored batch's status.
+fn statuses(db: &Path) -> Vec<BatchStatus> {
+    let store = Store::open(db).unwrap();
+    let batches = store.all(BATCHES).unwrap();
+    batches.into_iter().map(|(_, b)| b.status).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_thirty_unproven_batches_proves_and_verifies_every_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::new(dir.path());
+    // sixty transfers sealed two per batch with proving off: thirty batches no L1 has seen
+    let txs = (0..30)
+        .flat_map(|n| [chain.transfer(1, n), chain.transfer(2, n)])
+        .collect();
+    chain.run(dir.path(), false, txs).await;
+    let db = dir.path().join("db");
+    let sealed = statuses(&db).len() as u64;
+    assert!(sealed >= 30, "{sealed} batches");
+
+    // more unproven batches than the proving channels hold (4 + 5): start-up must not block
+    let (handle, join) = chain.start(dir.path(), true).await.unwrap();
+    let mut l1 = handle.l1.clone();
+    tokio::time::timeout(
+        Duration::from_secs(600),
+        l1.wait_for(|v| v.batch_count == sealed),
+    )
+    .await
+    .expect("every batch verified in time")
+    .unwrap();
+    // and the node takes new transactions meanwhile and after
+    let hash = tokio::time::timeout(
+        Duration::from_secs(30),
+        handle.submit(chain.transfer(1, 30)),
+    )
+    .await
+    .expect("the sequencer answers")
+    .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(300),
+        l1.wait_for(|v| v.batch_count == sealed + 1),
+    )
+    .await
+    .expect("the new transaction's batch is verified")
+    .unwrap();
+    let receipt = handle.store.get(TXS, &hash).unwrap().unwrap();
+    assert!(
+        matches!(receipt.status, ferry_node::tx::TxStatus::Verified { .. }),
+        "{receipt:?}"
+    );
+    drop(handle);
+    join.await.unwrap();
+    let all = statuses(&db);
+    assert!(all.iter().all(|s| *s == BatchStatus::Verified), "{all:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_write_ahead_log_or_manifest_is_refused_with_a_pointer_to_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::new(dir.path());
+    let txs = vec![chain.transfer(1, 0), chain.transfer(2, 0)];
+    chain.run(dir.path(), true, txs).await;
+    let db = dir.path().join("db");
+    let copy = dir.path().join("copy");
+    let files = |suffix: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&db)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains(suffix))
+            .collect()
+    };
+    let snapshot = || {
+        let _ = std::fs::remove_dir_all(&copy);
+        std::fs::create_dir_all(&copy).unwrap();
+        for f in std::fs::read_dir(&db).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
+        }
+    };
+    let restore_copy = || {
+        std::fs::remove_dir_all(&db).unwrap();
+        std::fs::create_dir_all(&db).unwrap();
+        for f in std::fs::read_dir(&copy).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, db.join(f.file_name().unwrap())).unwrap();
+        }
+    };
+    snapshot();
+
+    // the write-ahead log deleted while stopped: the acknowledged batches went with it
+    let logs = files(".log");
+    assert!(!logs.is_empty());
+    for f in &logs {
+        std::fs::remove_file(f).unwrap();
+    }
+    let why = refusal(chain.start(dir.path(), false).await);
+    assert!(why.contains("ferry restore"), "log deleted: {why}");
+
+    // cut short
+    restore_copy();
+    for f in &logs {
+        let len = std::fs::metadata(f).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(f).unwrap();
+        file.set_len(len / 2).unwrap();
+    }
+    let why = match chain.start(dir.path(), false).await {
+        Ok(_) => panic!("started on a log cut short"),
+        Err(e) => e.to_string(),
+    };
+    assert!(why.contains("ferry restore"), "log cut short: {why}");
+
+    // a truncated MANIFEST: never a fresh genesis over a chain
+    restore_copy();
+    for f in files("MANIFEST") {
+        let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+        file.set_len(0).unwrap();
+    }
+    let why = match chain.start(dir.path(), false).await {
+        Ok(_) => panic!("started on a truncated MANIFEST"),
+        Err(e) => e.to_string(),
+    };
+    assert!(why.contains("ferry restore"), "MANIFEST: {why}");
+
+    // whole again, it starts where it stopped
+    restore_copy();
+    let (handle, join) = chain.start(dir.path(), false).await.unwrap();
+    assert!(handle.l1.borrow().batch_count >= 1);
     drop(handle);
     join.await.unwrap();
 }
