@@ -51,6 +51,14 @@ pub struct Metrics {
     pub jobs_remote: AtomicU64,
     /// Proving jobs given back (worker gone, timed out, or its proof was invalid).
     pub jobs_reassigned: AtomicU64,
+    /// Proofs that failed this node's own verification (each is proven again).
+    pub proofs_failed: AtomicU64,
+    /// 1 while the L1 answers, 0 while it is unreachable or refusing.
+    pub l1_up: AtomicU64,
+    /// Sealed batches the L1 has not verified yet.
+    pub l1_backlog: AtomicU64,
+    /// Failed L1 submissions and reads (each retried).
+    pub l1_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -76,7 +84,7 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, f64); 21] = [
+        let rows: [(&str, &str, &str, f64); 25] = [
             (
                 "ferry_txs_accepted_total",
                 "counter",
@@ -202,6 +210,30 @@ impl Metrics {
                 "counter",
                 "Proving jobs given back and assigned again.",
                 self.jobs_reassigned.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_proofs_failed_total",
+                "counter",
+                "Proofs that failed the node's own verification and were proven again.",
+                self.proofs_failed.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_l1_up",
+                "gauge",
+                "1 while the L1 answers, 0 while it is unreachable or refusing.",
+                self.l1_up.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_l1_backlog_batches",
+                "gauge",
+                "Sealed batches the L1 has not verified yet.",
+                self.l1_backlog.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_l1_failures_total",
+                "counter",
+                "Failed L1 submissions and reads, each retried.",
+                self.l1_failures.load(Relaxed) as f64,
             ),
         ];
         let mut out = String::new();

@@ -106,7 +106,7 @@ pub struct Api {
 impl FerryApiServer for Api {
     async fn send_transaction(&self, tx: L2Tx) -> RpcResult<TxHash> {
         self.seq.submit(tx).await.map_err(|e| match e {
-            SubmitError::MempoolFull(_) => err(codes::BUSY, e),
+            SubmitError::MempoolFull(_) | SubmitError::L1Backlog { .. } => err(codes::BUSY, e),
             SubmitError::Unavailable(_) => internal(e),
             _ => err(codes::INVALID_TX, e),
         })

@@ -62,6 +62,10 @@ pub struct DevnetArgs {
     /// Smallest fee accepted, in gwei.
     #[arg(long, default_value_t = 0)]
     pub min_fee: u64,
+    /// Sealed batches that may wait for the L1 (while it is unreachable) before new
+    /// transactions are refused as busy.
+    #[arg(long, default_value_t = 64)]
+    pub l1_backlog: u64,
     /// The L1: `embedded` (the Rust mirror of the contract, in process) or `anvil` (a real
     /// EVM from npm with the Solidity contracts deployed).
     #[arg(long, value_enum, default_value_t = L1Kind::Embedded)]
@@ -244,6 +248,11 @@ async fn load<T: Send + 'static>(
 ) -> Result<(T, KeySource)> {
     let keys_dir = args.keys_dir.clone();
     let seed = args.seed;
+    tracing::info!(
+        dir = %keys_dir.display(),
+        circuit = %params.slug(),
+        "loading the Groth16 keys, or generating them if none are cached (minutes at depth 12)"
+    );
     let loaded =
         tokio::task::spawn_blocking(move || loader(&keys_dir, params, Some(seed), false)).await??;
     Ok(loaded)
@@ -311,6 +320,7 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         mempool_limit: 10_000,
         min_fee: args.min_fee,
         proving_queue: 4.max(args.provers + 1),
+        l1_backlog: args.l1_backlog,
     };
     let l1 = match args.l1 {
         L1Kind::Embedded => L1Config::Embedded { exodus_delay: 100 },

@@ -33,6 +33,10 @@ pub struct Anvil {
     child: Child,
     /// Its JSON-RPC URL.
     pub url: String,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// The file its chain is loaded from and saved to, if any.
+    pub state: Option<PathBuf>,
 }
 
 fn solidity_dir() -> PathBuf {
@@ -70,8 +74,12 @@ impl Anvil {
     /// writing the chain back to it every second (a devnet's L1 survives a restart; a kill
     /// may lose the last second).
     pub fn spawn_with_state(state: Option<&std::path::Path>) -> Result<Self, AnvilError> {
+        Self::spawn_at(crate::free_port()?, state)
+    }
+
+    /// [`Anvil::spawn_with_state`] on a given port (a restart keeps the URL clients know).
+    pub fn spawn_at(port: u16, state: Option<&std::path::Path>) -> Result<Self, AnvilError> {
         let bin = binary()?;
-        let port = crate::free_port()?;
         let mut cmd = Command::new(bin);
         cmd.args([
             "--host",
@@ -86,7 +94,12 @@ impl Anvil {
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
         watch_parent(child.id());
         let url = format!("http://127.0.0.1:{port}");
-        let anvil = Self { child, url };
+        let anvil = Self {
+            child,
+            url,
+            port,
+            state: state.map(std::path::Path::to_path_buf),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
@@ -116,6 +129,18 @@ fn watch_parent(anvil: u32) {
         // reap it when it ends
         Ok(mut dog) => drop(std::thread::spawn(move || dog.wait())),
         Err(e) => tracing::warn!(error = %e, "no watchdog for anvil: it outlives a killed node"),
+    }
+}
+
+impl Anvil {
+    /// Whether the process has exited (killed, crashed).
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

@@ -16,6 +16,18 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use tracing::info;
 
+/// Longest wait for one call to an EVM L1: a hung anvil must not hang the sequencer (the
+/// call fails, and is retried like any other failure).
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn bounded<T>(
+    call: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .map_err(|_| format!("the L1 did not answer within {} s", CALL_TIMEOUT.as_secs()))?
+}
+
 /// Which L1 to run against.
 #[derive(Debug, Clone)]
 pub enum L1Config {
@@ -49,6 +61,10 @@ pub struct L1View {
     pub batch_count: u64,
     /// Deposits queued (processed or not).
     pub queue_len: u64,
+    /// Why the sequencer's last L1 call failed, while L1 calls fail (the figures above are
+    /// then the last ones read); `null` while the L1 answers.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// The L1 behind a sequencer.
@@ -166,6 +182,30 @@ impl L1Backend {
         }
     }
 
+    /// Restarts the anvil this node owns if its process has exited, on the same port and
+    /// from its state file (what it saved last: up to a second before it died); returns
+    /// whether it did. The embedded mirror cannot die.
+    pub async fn revive(&mut self) -> Result<bool, String> {
+        let Self::Evm {
+            anvil, scan_from, ..
+        } = self
+        else {
+            return Ok(false);
+        };
+        if !anvil.exited() {
+            return Ok(false);
+        }
+        let (port, state) = (anvil.port, anvil.state.clone());
+        let fresh = tokio::task::spawn_blocking(move || Anvil::spawn_at(port, state.as_deref()))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        *anvil = fresh;
+        // its blocks may have gone back: look for deposits from the start again
+        *scan_from = 0;
+        Ok(true)
+    }
+
     /// Adds what must survive a restart to a write batch (the mirror's state).
     pub fn persist(&self, w: &mut Writes<'_>) {
         if let Self::Embedded { mirror, .. } = self {
@@ -185,10 +225,14 @@ impl L1Backend {
                 deposits.push(*d);
                 Ok(index)
             }
-            Self::Evm { l1, .. } => l1
-                .deposit_as(&d.owner, pk, wei)
+            Self::Evm { l1, .. } => {
+                bounded(async {
+                    l1.deposit_as(&d.owner, pk, wei)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
                 .await
-                .map_err(|e| e.to_string()),
+            }
         }
     }
 
@@ -200,10 +244,10 @@ impl L1Backend {
                 Ok(deposits.get(known as usize..).unwrap_or_default().to_vec())
             }
             Self::Evm { l1, scan_from, .. } => {
-                let mut events = l1
-                    .deposits_since(*scan_from)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let from = *scan_from;
+                let mut events =
+                    bounded(async { l1.deposits_since(from).await.map_err(|e| e.to_string()) })
+                        .await?;
                 events.sort_by_key(|e| e.index);
                 let mut out = Vec::new();
                 for e in events {
@@ -236,11 +280,15 @@ impl L1Backend {
                 .submit_batch(new_root, pubdata, proof)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Self::Evm { l1, .. } => l1
-                .submit_batch(new_root, pubdata, proof)
+            Self::Evm { l1, .. } => {
+                bounded(async {
+                    l1.submit_batch(new_root, pubdata, proof)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
                 .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            }
         }
     }
 
@@ -248,7 +296,9 @@ impl L1Backend {
     pub async fn claim(&mut self, who: L1Address) -> Result<u128, String> {
         match self {
             Self::Embedded { mirror, .. } => mirror.claim(who).map_err(|e| e.to_string()),
-            Self::Evm { l1, .. } => l1.claim_as(&who).await.map_err(|e| e.to_string()),
+            Self::Evm { l1, .. } => {
+                bounded(async { l1.claim_as(&who).await.map_err(|e| e.to_string()) }).await
+            }
         }
     }
 
@@ -258,7 +308,9 @@ impl L1Backend {
             Self::Embedded { mirror, .. } => {
                 Ok(mirror.state.pending.get(&who).copied().unwrap_or(0))
             }
-            Self::Evm { l1, .. } => l1.pending(&who).await.map_err(|e| e.to_string()),
+            Self::Evm { l1, .. } => {
+                bounded(async { l1.pending(&who).await.map_err(|e| e.to_string()) }).await
+            }
         }
     }
 
@@ -272,17 +324,22 @@ impl L1Backend {
                 state_root: hex_word(&mirror.state.state_root),
                 batch_count: mirror.state.batch_count,
                 queue_len: mirror.state.queue.len() as u64,
+                error: None,
             }),
             Self::Evm { l1, anvil, .. } => {
-                let e = |e: super::evm::EvmError| e.to_string();
-                Ok(L1View {
-                    kind: "anvil".into(),
-                    url: Some(anvil.url.clone()),
-                    rollup: Some(format!("{:#x}", l1.rollup)),
-                    state_root: hex_word(&l1.state_root().await.map_err(e)?),
-                    batch_count: l1.batch_count().await.map_err(e)?,
-                    queue_len: l1.queue_length().await.map_err(e)?,
+                bounded(async {
+                    let e = |e: super::evm::EvmError| e.to_string();
+                    Ok(L1View {
+                        kind: "anvil".into(),
+                        url: Some(anvil.url.clone()),
+                        rollup: Some(format!("{:#x}", l1.rollup)),
+                        state_root: hex_word(&l1.state_root().await.map_err(e)?),
+                        batch_count: l1.batch_count().await.map_err(e)?,
+                        queue_len: l1.queue_length().await.map_err(e)?,
+                        error: None,
+                    })
                 })
+                .await
             }
         }
     }

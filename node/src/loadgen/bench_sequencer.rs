@@ -162,6 +162,8 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
         mempool_limit: total as usize,
         min_fee: 0,
         proving_queue: 1 << 16,
+        // nothing is proven here, so nothing reaches L1
+        l1_backlog: u64::MAX,
     };
     let metrics = Metrics::new();
     let keys = Arc::new(keys);

@@ -34,6 +34,13 @@ impl Sequencer {
         {
             return Err(SubmitError::Known(inc.hash));
         }
+        let waiting = self.next_batch.saturating_sub(self.next_submit);
+        if waiting >= self.cfg.l1_backlog {
+            return Err(SubmitError::L1Backlog {
+                waiting,
+                why: (self.l1_health.down.clone()).unwrap_or_else(|| "L1 is behind".into()),
+            });
+        }
         if self.mempool.len() >= self.cfg.mempool_limit {
             return Err(SubmitError::MempoolFull(self.mempool.len()));
         }

@@ -40,6 +40,14 @@ pub enum SubmitError {
     /// Back-pressure: the mempool is full (proving is behind); try again later.
     #[error("mempool full ({0} pending): try again later")]
     MempoolFull(usize),
+    /// Back-pressure: too many sealed batches wait for the L1 (unreachable or slow).
+    #[error("busy: {waiting} sealed batches wait for the L1 ({why}); try again later")]
+    L1Backlog {
+        /// Batches sealed and not verified on L1.
+        waiting: u64,
+        /// The L1's last error, or that it is slow.
+        why: String,
+    },
     /// The node is shutting down or failed.
     #[error("node unavailable: {0}")]
     Unavailable(String),

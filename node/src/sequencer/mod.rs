@@ -8,6 +8,12 @@
 //!                        v
 //!                  [prover task] ──proof──> actor ──submitBatch──> L1 (mirror or anvil)
 //! ```
+//!
+//! Nothing that failed is dropped: a proof that fails the node's own check is proven again,
+//! and a proven batch stays stored with its proof until the L1 verifies it. Proofs go to L1
+//! in batch order from the lowest batch it has not verified; a failed submission is retried
+//! with backoff (an L1 that lost batches, restarted from older state, gets them again), and
+//! once [`SequencerConfig::l1_backlog`] batches wait, new transactions are refused as busy.
 
 use crate::l1::backend::{L1Backend, L1View};
 use crate::metrics::Metrics;
@@ -24,17 +30,18 @@ use ferry_circuits::ops::{Account, AccountId, TxError};
 use ferry_circuits::{BatchBuilder, BatchError, CircuitParams, State};
 use ferry_contracts::evm::proof_words;
 use ferry_prover::keys::Keys;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 mod accept;
 mod durable;
 mod handle;
 mod prover;
 mod seal;
+mod submit;
 
 use durable::Durable;
 pub(crate) use handle::Route;
@@ -58,6 +65,30 @@ pub struct SequencerConfig {
     pub min_fee: u64,
     /// Sealed batches waiting for a proof before sealing stops.
     pub proving_queue: usize,
+    /// Sealed batches waiting for the L1 before new transactions are refused as busy.
+    pub l1_backlog: u64,
+}
+
+/// First wait before retrying the L1 after a failure; it doubles up to [`L1_RETRY_MAX`].
+const L1_RETRY_MIN: Duration = Duration::from_millis(250);
+/// Longest wait between two tries of an unreachable L1.
+const L1_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// The L1 as the sequencer's last calls found it.
+#[derive(Debug)]
+struct L1Health {
+    /// Why the last call failed, while it fails.
+    down: Option<String>,
+    /// No call before this.
+    retry_at: std::time::Instant,
+    /// The wait after the next failure.
+    delay: Duration,
+}
+
+impl L1Health {
+    fn due(&self) -> bool {
+        std::time::Instant::now() >= self.retry_at
+    }
 }
 
 struct Pending {
@@ -93,7 +124,13 @@ pub struct Sequencer {
     next_free: u32,
     rx: mpsc::Receiver<Command>,
     prove_tx: mpsc::Sender<(u64, BatchWitness)>,
-    proof_rx: mpsc::Receiver<(u64, Result<ferry_prover::Proof, String>)>,
+    proof_rx: mpsc::Receiver<prover::Proved>,
+    /// Sealed batches to prove before any new one, by number: those a restart found
+    /// unproven, and those whose proof failed. Fed to the prover as its channel has room.
+    reprove: BTreeMap<u64, BatchWitness>,
+    /// The lowest batch the L1 has not verified: proofs go to L1 from here, in order.
+    next_submit: u64,
+    l1_health: L1Health,
     events: tokio::sync::broadcast::Sender<StoredBatch>,
     metrics: Arc<Metrics>,
     /// Whether proofs come back (not with [`Prover::Discard`]).
@@ -172,6 +209,13 @@ impl Sequencer {
             rx,
             prove_tx,
             proof_rx,
+            reprove: BTreeMap::new(),
+            next_submit: recovered.next_submit,
+            l1_health: L1Health {
+                down: None,
+                retry_at: std::time::Instant::now(),
+                delay: L1_RETRY_MIN,
+            },
             events,
             metrics,
             proves,
@@ -197,25 +241,31 @@ impl Sequencer {
             }
         }
         Metrics::set(&seq.metrics.mempool, seq.mempool.len() as u64);
-        let unproven = recovered.unproven;
-        let join = tokio::spawn(async move {
-            for (n, w) in unproven {
-                info!(batch = n, "re-queueing unproven batch after restart");
-                Metrics::add(&seq.metrics.proving_queue, 1);
-                seq.in_flight += usize::from(seq.proves);
-                if seq.prove_tx.send((n, w)).await.is_err() {
-                    return;
-                }
-            }
-            seq.run().await
-        });
+        // proven by run() as the prover's channel has room: queueing them here, before
+        // anything drains the proofs, would block on the bounded channels for good
+        if !recovered.unproven.is_empty() {
+            info!(
+                batches = recovered.unproven.len(),
+                "unproven batches found at start-up: proving them first"
+            );
+        }
+        seq.reprove.extend(recovered.unproven);
+        Metrics::set(&seq.metrics.l1_up, 1);
+        Metrics::set(
+            &seq.metrics.l1_backlog,
+            seq.next_batch.saturating_sub(seq.next_submit),
+        );
+        let join = tokio::spawn(seq.run());
         (handle, join)
     }
 
     async fn run(mut self) {
         let mut tick = tokio::time::interval(self.cfg.batch_timeout);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // proofs a restart found stored but not yet on L1
+        self.submit_ready().await;
         loop {
+            self.feed_prover();
             tokio::select! {
                 cmd = self.rx.recv() => match cmd {
                     None => return,
@@ -243,8 +293,16 @@ impl Sequencer {
                     Some(cmd) => self.other(cmd).await,
                 },
                 _ = tick.tick() => {
-                    if let Err(e) = self.sync_l1().await {
-                        warn!(error = %e, "reading L1 failed");
+                    if self.l1_health.due() {
+                        match self.sync_l1().await {
+                            Err(e) => self.l1_failed(e).await,
+                            Ok(()) => {
+                                if self.next_submit == self.next_batch {
+                                    self.l1_ok();
+                                }
+                                self.submit_ready().await;
+                            }
+                        }
                     }
                     // a batch that is not full waits while every prover is busy: it fills up
                     // instead of queueing behind as one more small batch to prove
@@ -256,11 +314,25 @@ impl Sequencer {
                 Some((n, res)) = self.proof_rx.recv() => {
                     Metrics::sub(&self.metrics.proving_queue, 1);
                     self.in_flight = self.in_flight.saturating_sub(1);
-                    if let Err(e) = self.on_proof(n, res).await {
-                        warn!(batch = n, error = %e, "could not finish batch");
-                    }
+                    self.on_proof(n, res).await;
                 }
             }
+        }
+    }
+
+    /// Hands batches waiting to be proven again to the prover, lowest first, while its
+    /// channel has room (they go before any new batch: sealing needs the same room).
+    fn feed_prover(&mut self) {
+        while let Some(entry) = self.reprove.first_entry() {
+            let Ok(permit) = self.prove_tx.try_reserve() else {
+                return;
+            };
+            let n = *entry.key();
+            let w = entry.remove();
+            info!(batch = n, "proving batch again");
+            Metrics::add(&self.metrics.proving_queue, 1);
+            self.in_flight += usize::from(self.proves);
+            permit.send((n, w));
         }
     }
 
@@ -316,7 +388,8 @@ impl Sequencer {
 
     async fn publish_l1(&self) {
         match self.l1.view().await {
-            Ok(v) => {
+            Ok(mut v) => {
+                v.error = self.l1_health.down.clone();
                 self.l1_view.send_if_modified(|old| {
                     let changed = *old != v;
                     *old = v;

@@ -1,4 +1,4 @@
-//! Sealing a batch (one RocksDB write) and finishing it once its proof is back (L1 submission).
+//! Sealing a batch: building it from the L1 queue and the mempool, in one RocksDB write.
 
 use super::*;
 
@@ -163,64 +163,5 @@ impl Sequencer {
         Metrics::set(&self.metrics.mempool, self.mempool.len() as u64);
         info!(batch = number, txs = stored.txs.len(), deposits = deposits.len(), rejected, root = %stored.new_root, "batch sealed");
         Ok(Some((stored, sealed.witness)))
-    }
-
-    pub(super) async fn on_proof(
-        &mut self,
-        n: u64,
-        res: Result<ferry_prover::Proof, String>,
-    ) -> Result<(), String> {
-        let proof = res?;
-        let mut batch = self
-            .store
-            .get(BATCHES, &n)
-            .map_err(|e| e.to_string())?
-            .ok_or("unknown batch")?;
-        let new_root: [u8; 32] = hex::decode(batch.new_root.trim_start_matches("0x"))
-            .map_err(|e| e.to_string())?
-            .try_into()
-            .map_err(|_| "root is 32 bytes")?;
-        let pubdata = hex::decode(&batch.pubdata).map_err(|e| e.to_string())?;
-        batch.proof = Some(ferry_prover::export::proof_json(&proof));
-        let res = self
-            .l1
-            .submit_batch(new_root, &pubdata, &proof_words(&proof))
-            .await;
-        let verified = res.is_ok();
-        Metrics::add(&self.metrics.batches_proven, 1);
-        Metrics::add(
-            if verified {
-                &self.metrics.batches_verified
-            } else {
-                &self.metrics.l1_refusals
-            },
-            1,
-        );
-        if let Err(e) = &res {
-            warn!(batch = n, error = %e, "L1 refused the batch");
-        }
-        batch.status = if verified {
-            BatchStatus::Verified
-        } else {
-            BatchStatus::Proven
-        };
-        let mut w = self.store.batch();
-        for h in &batch.txs {
-            if let Some(mut rec) = self.store.get(TXS, h).map_err(|e| e.to_string())? {
-                rec.status = if verified {
-                    TxStatus::Verified { batch: n }
-                } else {
-                    TxStatus::Proven { batch: n }
-                };
-                w.put(TXS, h, &rec);
-            }
-        }
-        w.put(BATCHES, &n, &batch);
-        self.l1.persist(&mut w);
-        w.commit().map_err(|e| e.to_string())?;
-        self.publish_l1().await;
-        info!(batch = n, verified, "batch submitted to L1");
-        let _ = self.events.send(batch);
-        Ok(())
     }
 }

@@ -1,0 +1,206 @@
+//! Finishing a batch once its proof is back: the proof is stored with the batch, and proofs
+//! go to L1 in batch order from the lowest batch the L1 has not verified. A failed L1 call
+//! is retried with backoff; an unreachable L1 is said once (log, `ferry_chainInfo`'s
+//! `l1.error`, the `ferry_l1_up` gauge), and the node catches up on its own when it returns.
+
+use super::*;
+use crate::node::put_status;
+
+impl Sequencer {
+    /// A proof (or a failed proving job) came back for batch `n`.
+    pub(super) async fn on_proof(
+        &mut self,
+        n: u64,
+        res: Result<ferry_prover::Proof, (String, BatchWitness)>,
+    ) {
+        let proof = match res {
+            Ok(p) => p,
+            Err((why, witness)) => {
+                error!(batch = n, error = %why, "proving failed: the batch is proven again");
+                Metrics::add(&self.metrics.proofs_failed, 1);
+                self.reprove.insert(n, witness);
+                return;
+            }
+        };
+        Metrics::add(&self.metrics.batches_proven, 1);
+        if let Err(e) = self.store_proof(n, &proof) {
+            // the proof is lost with this write; the batch is proven again at the next start
+            error!(batch = n, error = %e, "storing the proof failed");
+            return;
+        }
+        self.submit_ready().await;
+    }
+
+    /// Stores the proof with its batch (status `proven`), so that it survives a restart and
+    /// an L1 outage.
+    fn store_proof(&mut self, n: u64, proof: &ferry_prover::Proof) -> Result<(), String> {
+        let e = |e: StoreError| e.to_string();
+        let mut batch = self
+            .store
+            .get(BATCHES, &n)
+            .map_err(e)?
+            .ok_or("unknown batch")?;
+        if batch.status == BatchStatus::Verified {
+            return Ok(());
+        }
+        batch.proof = Some(ferry_prover::export::proof_json(proof));
+        let mut w = self.store.batch();
+        put_status(&self.store, &mut w, &mut batch, BatchStatus::Proven).map_err(e)?;
+        w.commit().map_err(e)?;
+        let _ = self.events.send(batch);
+        Ok(())
+    }
+
+    /// Submits stored proofs to L1 in batch order, from the lowest batch it has not
+    /// verified, until one is missing or the L1 fails (then it waits for the next retry).
+    pub(super) async fn submit_ready(&mut self) {
+        let mut rewound = false;
+        while self.l1_health.due() {
+            let n = self.next_submit;
+            let batch = match self.store.get(BATCHES, &n) {
+                Ok(Some(b)) => b,
+                Ok(None) => break,
+                Err(e) => {
+                    error!(batch = n, error = %e, "reading the batch to submit failed");
+                    break;
+                }
+            };
+            let Some(proof) = batch
+                .proof
+                .as_ref()
+                .and_then(ferry_prover::export::proof_from_json)
+            else {
+                break; // not proven yet
+            };
+            let root = match decode_root(&batch.new_root) {
+                Ok(r) => r,
+                Err(e) => {
+                    error!(batch = n, error = %e, "stored batch is corrupt");
+                    break;
+                }
+            };
+            let pubdata = hex::decode(&batch.pubdata).unwrap_or_default();
+            match self
+                .l1
+                .submit_batch(root, &pubdata, &proof_words(&proof))
+                .await
+            {
+                Ok(()) => {
+                    self.l1_ok();
+                    self.verified(batch).await;
+                }
+                Err(e) => {
+                    // the L1 may have taken it already (an answer lost), or lost batches it
+                    // had verified (anvil restarted from a state saved before them)
+                    match self.l1.view().await {
+                        Ok(v) if v.batch_count > n => {
+                            info!(batch = n, "the L1 had verified the batch already");
+                            self.verified(batch).await;
+                            continue;
+                        }
+                        Ok(v) if v.batch_count < n && !rewound => {
+                            self.rewind(v.batch_count);
+                            rewound = true;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    Metrics::add(&self.metrics.l1_refusals, 1);
+                    self.l1_failed(format!("submitting batch {n}: {e}")).await;
+                    break;
+                }
+            }
+        }
+        Metrics::set(
+            &self.metrics.l1_backlog,
+            self.next_batch.saturating_sub(self.next_submit),
+        );
+    }
+
+    /// Records batch `next_submit` as verified on L1.
+    async fn verified(&mut self, mut batch: StoredBatch) {
+        let n = batch.number;
+        let mut w = self.store.batch();
+        if let Err(e) = put_status(&self.store, &mut w, &mut batch, BatchStatus::Verified) {
+            error!(batch = n, error = %e, "reading the batch's transactions failed");
+        }
+        self.l1.persist(&mut w);
+        if let Err(e) = w.commit() {
+            // the L1 holds it: the next start finds it verified there and records it
+            error!(batch = n, error = %e, "recording the verified batch failed");
+        }
+        self.next_submit = n + 1;
+        Metrics::add(&self.metrics.batches_verified, 1);
+        self.publish_l1().await;
+        info!(batch = n, "batch verified on L1");
+        let _ = self.events.send(batch);
+    }
+
+    /// The L1 verified only `count` batches (it lost the rest): they are proven, not
+    /// verified, and go to it again.
+    fn rewind(&mut self, count: u64) {
+        warn!(
+            from = count,
+            to = self.next_submit,
+            "the L1 lost verified batches (restarted from older state): submitting them again"
+        );
+        for k in count..self.next_submit {
+            let Ok(Some(mut b)) = self.store.get(BATCHES, &k) else {
+                continue;
+            };
+            let mut w = self.store.batch();
+            let r = put_status(&self.store, &mut w, &mut b, BatchStatus::Proven);
+            if let Err(e) = r.and_then(|()| w.commit()) {
+                error!(batch = k, error = %e, "recording the lost batch failed");
+            }
+        }
+        Metrics::sub(&self.metrics.batches_verified, self.next_submit - count);
+        self.next_submit = count;
+    }
+
+    /// An L1 call failed: say so once, wait longer before the next try, and restart an
+    /// anvil this node owns if it died.
+    pub(super) async fn l1_failed(&mut self, why: String) {
+        Metrics::add(&self.metrics.l1_failures, 1);
+        Metrics::set(&self.metrics.l1_up, 0);
+        let h = &mut self.l1_health;
+        if h.down.is_none() {
+            error!(
+                error = %why,
+                limit = self.cfg.l1_backlog,
+                "L1 unreachable: batches wait for it and are retried; new transactions are \
+                 refused once `limit` batches wait"
+            );
+        }
+        h.retry_at = std::time::Instant::now() + h.delay;
+        h.delay = (h.delay * 2).min(L1_RETRY_MAX);
+        h.down = Some(why.clone());
+        self.l1_view.send_modify(|v| v.error = Some(why));
+        match self.l1.revive().await {
+            Ok(true) => warn!("the L1 (anvil) had exited: restarted from its state file"),
+            Ok(false) => {}
+            Err(e) => warn!(error = %e, "restarting anvil failed"),
+        }
+    }
+
+    /// An L1 call succeeded.
+    pub(super) fn l1_ok(&mut self) {
+        let h = &mut self.l1_health;
+        h.delay = L1_RETRY_MIN;
+        Metrics::set(&self.metrics.l1_up, 1);
+        if h.down.take().is_some() {
+            info!(
+                waiting = self.next_batch.saturating_sub(self.next_submit),
+                "L1 reachable again: catching up"
+            );
+            self.l1_view.send_modify(|v| v.error = None);
+        }
+    }
+}
+
+fn decode_root(hex_root: &str) -> Result<[u8; 32], String> {
+    hex::decode(hex_root.trim_start_matches("0x"))
+        .map_err(|e| e.to_string())?
+        .try_into()
+        .map_err(|_| "a root is 32 bytes".to_string())
+}
