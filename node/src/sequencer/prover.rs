@@ -48,7 +48,10 @@ pub enum Prover {
 
 type Job = (u64, BatchWitness);
 /// A finished job: the proof, or why there is none and the witness to prove it again with.
-pub(super) type Proved = (u64, Result<ferry_prover::Proof, (String, BatchWitness)>);
+pub(super) type Proved = (
+    u64,
+    Result<ferry_prover::Proof, (String, Box<BatchWitness>)>,
+);
 type Done = (
     Option<PeerId>,
     u64,
@@ -137,7 +140,7 @@ async fn local(
         let (k, m) = (keys.clone(), metrics.clone());
         let res = tokio::task::spawn_blocking(move || {
             let r = prove_caught(k, n, &w, m);
-            r.map_err(|e| (e, w))
+            r.map_err(|e| (e, Box::new(w)))
         })
         .await
         .expect("a blocking task is never cancelled");
@@ -288,7 +291,7 @@ impl Pool {
                             Metrics::add(&self.metrics.jobs_remote, 1);
                             Ok(proof)
                         }
-                        (None, res) => res.map_err(|e| (e, w)),
+                        (None, res) => res.map_err(|e| (e, Box::new(w))),
                     };
                     if proof_tx.send((n, out)).await.is_err() {
                         return;

@@ -11,14 +11,14 @@ impl Sequencer {
     pub(super) async fn on_proof(
         &mut self,
         n: u64,
-        res: Result<ferry_prover::Proof, (String, BatchWitness)>,
+        res: Result<ferry_prover::Proof, (String, Box<BatchWitness>)>,
     ) {
         let proof = match res {
             Ok(p) => p,
             Err((why, witness)) => {
                 error!(batch = n, error = %why, "proving failed: the batch is proven again");
                 Metrics::add(&self.metrics.proofs_failed, 1);
-                self.reprove.insert(n, witness);
+                self.reprove.insert(n, *witness);
                 return;
             }
         };
