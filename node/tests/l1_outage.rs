@@ -13,13 +13,21 @@ use std::time::Duration;
 
 #[path = "common/chain.rs"]
 mod chain;
-use chain::Chain;
+use chain::{wait_until, Chain};
 
-fn anvil_on(dir: &Path) -> L1Config {
-    L1Config::Anvil {
+/// A proving node on a fresh anvil of its own, in a fresh directory.
+async fn on_anvil(l1_backlog: u64) -> (tempfile::TempDir, Chain, ferry_node::node::Started) {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::new(dir.path());
+    let l1 = L1Config::Anvil {
         exodus_delay: 100,
-        state_file: dir.join("anvil-state.json"),
-    }
+        state_file: dir.path().join("anvil-state.json"),
+    };
+    let started = chain
+        .start_on(dir.path(), true, l1, l1_backlog)
+        .await
+        .unwrap();
+    (dir, chain, started)
 }
 
 /// Sends a signal to the anvil whose command line names `dir`'s state file.
@@ -50,12 +58,7 @@ async fn until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anvil_killed_mid_run_is_restarted_and_every_batch_ends_verified() {
-    let dir = tempfile::tempdir().unwrap();
-    let chain = Chain::new(dir.path());
-    let (handle, join) = chain
-        .start_on(dir.path(), true, anvil_on(dir.path()), 1_000)
-        .await
-        .unwrap();
+    let (dir, chain, (handle, join)) = on_anvil(1_000).await;
     for n in 0..2 {
         handle.submit(chain.transfer(1, n)).await.unwrap();
     }
@@ -71,13 +74,7 @@ async fn anvil_killed_mid_run_is_restarted_and_every_batch_ends_verified() {
         handle.submit(chain.transfer(1, n)).await.unwrap();
     }
     let m = handle.metrics.clone();
-    tokio::time::timeout(Duration::from_secs(300), async {
-        while m.txs_sealed.load(Relaxed) < 6 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("sealed");
+    wait_until(300, "sealed", || m.txs_sealed.load(Relaxed) >= 6).await;
     let sealed = m.batches_sealed.load(Relaxed);
     until(
         &handle,
@@ -106,12 +103,7 @@ async fn anvil_killed_mid_run_is_restarted_and_every_batch_ends_verified() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_l1_is_reported_fills_the_backlog_to_busy_and_is_caught_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let chain = Chain::new(dir.path());
-    let (handle, join) = chain
-        .start_on(dir.path(), true, anvil_on(dir.path()), 2)
-        .await
-        .unwrap();
+    let (dir, chain, (handle, join)) = on_anvil(2).await;
     signal_anvil(dir.path(), "-STOP");
     // two batches wait for the L1, then the door closes
     let mut nonce = 0;
@@ -137,15 +129,11 @@ async fn a_hung_l1_is_reported_fills_the_backlog_to_busy_and_is_caught_up() {
 
     signal_anvil(dir.path(), "-CONT");
     let m = handle.metrics.clone();
-    tokio::time::timeout(Duration::from_secs(300), async {
-        while m.batches_verified.load(Relaxed) < m.batches_sealed.load(Relaxed)
-            || m.txs_sealed.load(Relaxed) < u64::from(nonce)
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    wait_until(300, "caught up", || {
+        m.batches_verified.load(Relaxed) >= m.batches_sealed.load(Relaxed)
+            && m.txs_sealed.load(Relaxed) >= u64::from(nonce)
     })
-    .await
-    .expect("caught up");
+    .await;
     until(&handle, 60, "the L1 reported reachable", |v| {
         v.error.is_none()
     })

@@ -165,8 +165,9 @@ impl Verifier {
         }
     }
 
-    /// Reads the verifying key of `params` from the head of its cached key file, leaving
-    /// the proving key unread; generates and caches the keys when none is cached.
+    /// Reads the verifying key of `params` from the head of its cached key file, and the
+    /// rest only to check the file's checksum (the proving key is never parsed or kept);
+    /// generates and caches the keys when none is cached.
     pub fn load_or_generate(
         dir: &Path,
         params: CircuitParams,

@@ -20,12 +20,16 @@ use tracing::info;
 /// call fails, and is retried like any other failure).
 const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-async fn bounded<T>(
-    call: impl std::future::Future<Output = Result<T, String>>,
+async fn bounded<T, E: std::fmt::Display>(
+    call: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, String> {
-    tokio::time::timeout(CALL_TIMEOUT, call)
-        .await
-        .map_err(|_| format!("the L1 did not answer within {} s", CALL_TIMEOUT.as_secs()))?
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "the L1 did not answer within {} s",
+            CALL_TIMEOUT.as_secs()
+        )),
+    }
 }
 
 /// Which L1 to run against.
@@ -225,14 +229,7 @@ impl L1Backend {
                 deposits.push(*d);
                 Ok(index)
             }
-            Self::Evm { l1, .. } => {
-                bounded(async {
-                    l1.deposit_as(&d.owner, pk, wei)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-                .await
-            }
+            Self::Evm { l1, .. } => bounded(l1.deposit_as(&d.owner, pk, wei)).await,
         }
     }
 
@@ -244,10 +241,7 @@ impl L1Backend {
                 Ok(deposits.get(known as usize..).unwrap_or_default().to_vec())
             }
             Self::Evm { l1, scan_from, .. } => {
-                let from = *scan_from;
-                let mut events =
-                    bounded(async { l1.deposits_since(from).await.map_err(|e| e.to_string()) })
-                        .await?;
+                let mut events = bounded(l1.deposits_since(*scan_from)).await?;
                 events.sort_by_key(|e| e.index);
                 let mut out = Vec::new();
                 for e in events {
@@ -280,15 +274,9 @@ impl L1Backend {
                 .submit_batch(new_root, pubdata, proof)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Self::Evm { l1, .. } => {
-                bounded(async {
-                    l1.submit_batch(new_root, pubdata, proof)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                })
+            Self::Evm { l1, .. } => bounded(l1.submit_batch(new_root, pubdata, proof))
                 .await
-            }
+                .map(|_| ()),
         }
     }
 
@@ -296,9 +284,7 @@ impl L1Backend {
     pub async fn claim(&mut self, who: L1Address) -> Result<u128, String> {
         match self {
             Self::Embedded { mirror, .. } => mirror.claim(who).map_err(|e| e.to_string()),
-            Self::Evm { l1, .. } => {
-                bounded(async { l1.claim_as(&who).await.map_err(|e| e.to_string()) }).await
-            }
+            Self::Evm { l1, .. } => bounded(l1.claim_as(&who)).await,
         }
     }
 
@@ -308,9 +294,7 @@ impl L1Backend {
             Self::Embedded { mirror, .. } => {
                 Ok(mirror.state.pending.get(&who).copied().unwrap_or(0))
             }
-            Self::Evm { l1, .. } => {
-                bounded(async { l1.pending(&who).await.map_err(|e| e.to_string()) }).await
-            }
+            Self::Evm { l1, .. } => bounded(l1.pending(&who)).await,
         }
     }
 
@@ -328,14 +312,13 @@ impl L1Backend {
             }),
             Self::Evm { l1, anvil, .. } => {
                 bounded(async {
-                    let e = |e: super::evm::EvmError| e.to_string();
-                    Ok(L1View {
+                    Ok::<_, super::evm::EvmError>(L1View {
                         kind: "anvil".into(),
                         url: Some(anvil.url.clone()),
                         rollup: Some(format!("{:#x}", l1.rollup)),
-                        state_root: hex_word(&l1.state_root().await.map_err(e)?),
-                        batch_count: l1.batch_count().await.map_err(e)?,
-                        queue_len: l1.queue_length().await.map_err(e)?,
+                        state_root: hex_word(&l1.state_root().await?),
+                        batch_count: l1.batch_count().await?,
+                        queue_len: l1.queue_length().await?,
                         error: None,
                     })
                 })

@@ -38,7 +38,11 @@ impl Sequencer {
         if waiting >= self.cfg.l1_backlog {
             return Err(SubmitError::L1Backlog {
                 waiting,
-                why: (self.l1_health.down.clone()).unwrap_or_else(|| "L1 is behind".into()),
+                why: self
+                    .l1_health
+                    .down
+                    .clone()
+                    .unwrap_or_else(|| "L1 is behind".into()),
             });
         }
         if self.mempool.len() >= self.cfg.mempool_limit {

@@ -388,8 +388,10 @@ impl Sequencer {
 
     async fn publish_l1(&self) {
         match self.l1.view().await {
-            Ok(mut v) => {
-                v.error = self.l1_health.down.clone();
+            Ok(v) => {
+                // the view's figures from L1; its error is the sequencer's own
+                let error = self.l1_health.down.clone();
+                let v = L1View { error, ..v };
                 self.l1_view.send_if_modified(|old| {
                     let changed = *old != v;
                     *old = v;

@@ -72,14 +72,13 @@ impl Sequencer {
             else {
                 break; // not proven yet
             };
-            let root = match decode_root(&batch.new_root) {
-                Ok(r) => r,
+            let (root, pubdata) = match decode(&batch) {
+                Ok(d) => d,
                 Err(e) => {
                     error!(batch = n, error = %e, "stored batch is corrupt");
                     break;
                 }
             };
-            let pubdata = hex::decode(&batch.pubdata).unwrap_or_default();
             match self
                 .l1
                 .submit_batch(root, &pubdata, &proof_words(&proof))
@@ -144,15 +143,13 @@ impl Sequencer {
             to = self.next_submit,
             "the L1 lost verified batches (restarted from older state): submitting them again"
         );
-        for k in count..self.next_submit {
-            let Ok(Some(mut b)) = self.store.get(BATCHES, &k) else {
-                continue;
-            };
-            let mut w = self.store.batch();
-            let r = put_status(&self.store, &mut w, &mut b, BatchStatus::Proven);
-            if let Err(e) = r.and_then(|()| w.commit()) {
-                error!(batch = k, error = %e, "recording the lost batch failed");
-            }
+        let mut w = self.store.batch();
+        let r = (count..self.next_submit).try_for_each(|k| match self.store.get(BATCHES, &k)? {
+            Some(mut b) => put_status(&self.store, &mut w, &mut b, BatchStatus::Proven),
+            None => Ok(()),
+        });
+        if let Err(e) = r.and_then(|()| w.commit()) {
+            error!(error = %e, "recording the lost batches failed");
         }
         Metrics::sub(&self.metrics.batches_verified, self.next_submit - count);
         self.next_submit = count;
@@ -174,8 +171,8 @@ impl Sequencer {
         }
         h.retry_at = std::time::Instant::now() + h.delay;
         h.delay = (h.delay * 2).min(L1_RETRY_MAX);
-        h.down = Some(why.clone());
-        self.l1_view.send_modify(|v| v.error = Some(why));
+        h.down = Some(why);
+        self.show_health();
         match self.l1.revive().await {
             Ok(true) => warn!("the L1 (anvil) had exited: restarted from its state file"),
             Ok(false) => {}
@@ -193,14 +190,27 @@ impl Sequencer {
                 waiting = self.next_batch.saturating_sub(self.next_submit),
                 "L1 reachable again: catching up"
             );
-            self.l1_view.send_modify(|v| v.error = None);
+            self.show_health();
         }
+    }
+
+    /// Puts the L1's health into the published view (`ferry_chainInfo`'s `l1.error`).
+    fn show_health(&self) {
+        let error = self.l1_health.down.clone();
+        self.l1_view.send_if_modified(|v| {
+            let changed = v.error != error;
+            v.error = error;
+            changed
+        });
     }
 }
 
-fn decode_root(hex_root: &str) -> Result<[u8; 32], String> {
-    hex::decode(hex_root.trim_start_matches("0x"))
-        .map_err(|e| e.to_string())?
+/// A stored batch's new root and public data, as L1 takes them.
+fn decode(b: &StoredBatch) -> Result<([u8; 32], Vec<u8>), String> {
+    let root = hex::decode(b.new_root.trim_start_matches("0x"))
+        .map_err(|e| format!("root: {e}"))?
         .try_into()
-        .map_err(|_| "a root is 32 bytes".to_string())
+        .map_err(|_| "a root is 32 bytes".to_string())?;
+    let pubdata = hex::decode(&b.pubdata).map_err(|e| format!("public data: {e}"))?;
+    Ok((root, pubdata))
 }

@@ -127,19 +127,25 @@ impl Chain {
             handle.submit(tx).await.unwrap();
         }
         let m = handle.metrics.clone();
-        let done = || {
+        wait_until(300, "sealed (and verified)", || {
             let sealed = m.batches_sealed.load(Relaxed);
             m.txs_sealed.load(Relaxed) == n
                 && (!prove || m.batches_verified.load(Relaxed) == sealed)
-        };
-        tokio::time::timeout(Duration::from_secs(300), async {
-            while !done() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
         })
-        .await
-        .expect("sealed (and verified) in time");
+        .await;
         drop(handle);
         join.await.unwrap();
     }
+}
+
+/// Polls `done` until it holds; panics naming `what` after `secs` seconds.
+pub async fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let polled = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(secs), polled)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for: {what}"));
 }
