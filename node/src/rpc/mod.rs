@@ -16,6 +16,8 @@ use jsonrpsee::PendingSubscriptionSink;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
+pub mod guard;
+
 /// Error codes beyond JSON-RPC's own (-32700 parse, -32600 request, -32601 method, -32602 params).
 pub mod codes {
     /// The transaction is invalid (signature, nonce, balance, fee, format).
@@ -215,19 +217,59 @@ impl FerryApiServer for Api {
 pub const MAX_BODY: u32 = 64 * 1024;
 
 /// Serves the API on `addr` (HTTP and WebSocket on one port); returns the bound address.
+/// Connections are accepted here rather than by jsonrpsee so that each peer is limited on
+/// its own ([`guard`]).
 pub async fn serve(
     addr: SocketAddr,
     seq: SequencerHandle,
 ) -> std::io::Result<(SocketAddr, jsonrpsee::server::ServerHandle)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let methods = Api { seq }.into_rpc();
+    guard::check_arity(&methods.method_names().collect::<Vec<_>>());
     let config = jsonrpsee::server::ServerConfig::builder()
         .max_request_body_size(MAX_BODY)
-        .max_connections(256)
+        .max_connections(guard::MAX_CONNECTIONS)
         .build();
-    let server = jsonrpsee::server::Server::builder()
+    let service = jsonrpsee::server::Server::builder()
         .set_config(config)
-        .build(addr)
-        .await?;
-    let local = server.local_addr()?;
-    let handle = server.start(Api { seq }.into_rpc());
+        .set_http_middleware(tower::ServiceBuilder::new().layer(guard::BodyGuardLayer))
+        .set_rpc_middleware(
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer(guard::ArityLayer),
+        )
+        .to_service_builder();
+    let (stop, handle) = jsonrpsee::server::stop_channel();
+    let peers = guard::Peers::default();
+    tokio::spawn(async move {
+        loop {
+            let (sock, remote) = tokio::select! {
+                _ = stop.clone().shutdown() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // out of file descriptors, most likely: wait rather than spin
+                        tracing::warn!("rpc: accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let Some(slot) = peers.admit(remote.ip(), guard::PER_PEER) else {
+                tracing::debug!(
+                    "rpc: {} holds {} connections; refused",
+                    remote.ip(),
+                    guard::PER_PEER
+                );
+                tokio::spawn(guard::refuse(sock));
+                continue;
+            };
+            let svc = service.clone().build(methods.clone(), stop.clone());
+            let stopped = stop.clone().shutdown();
+            tokio::spawn(async move {
+                let _slot = slot;
+                let _ = jsonrpsee::server::serve_with_graceful_shutdown(sock, svc, stopped).await;
+            });
+        }
+    });
     Ok((local, handle))
 }
