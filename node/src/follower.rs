@@ -182,8 +182,8 @@ impl Follower {
                     self.catch_up().await;
                 }
             }
-            // a follower relays transactions it hears to the sequencer's side of the mesh
-            NetEvent::Tx { id, source, .. } => self.net.validate(id, source, true).await,
+            // only the sequencer answers transaction requests (the protocol is outbound here)
+            NetEvent::Tx { .. } => {}
             NetEvent::SyncRequest { channel, .. } => {
                 // only the sequencer signs batches: a follower has none to hand out
                 let r = wire::SyncResponse {

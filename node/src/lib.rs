@@ -11,7 +11,7 @@
 //! - [`tx`], [`sequencer`], [`node`]: transactions and their life, the sequencer actor with
 //!   its bounded mempool and proving pipeline, start-up and crash recovery by replay.
 //! - [`rpc`]: the `ferry_` JSON-RPC API; [`devnet`]: `ferry devnet`; [`wallet`]: `ferry wallet`.
-//! - [`net`]: libp2p (gossip of batches and transactions, catch-up, proving jobs);
+//! - [`net`]: libp2p (gossip of batches, forwarded transactions, catch-up, proving jobs);
 //!   [`follower`] and [`worker`]: the two roles beside the sequencer; [`restore`]: a state
 //!   rebuilt from the L1's public data alone.
 

@@ -55,9 +55,11 @@ pub async fn run(keys: Arc<Keys>, net: NetConfig, metrics: Arc<Metrics>) -> Resu
                 };
                 net.respond_sync(channel, r).await;
             }
-            NetEvent::Batch { id, source, .. } | NetEvent::Tx { id, source, .. } => {
+            NetEvent::Batch { id, source, .. } => {
                 net.validate(id, source, true).await;
             }
+            // only the sequencer answers transaction requests (the protocol is outbound here)
+            NetEvent::Tx { .. } => {}
             NetEvent::PeerUp { peer, agent } => info!(%peer, %agent, "peer identified"),
             NetEvent::PeerDown { peer } => info!(%peer, "peer left"),
         }

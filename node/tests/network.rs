@@ -202,6 +202,25 @@ async fn sequencer_follower_and_prover_worker() {
         .send_transaction(transfer(&acc[2], 3, 500, 0))
         .await
         .unwrap();
+    // known on the follower from the moment the sequencer took it (the sequencer's receipt
+    // until the batch arrives), and a replay or a stale nonce is refused with the
+    // sequencer's reason, not given a hash that never resolves
+    assert!(
+        f.get_receipt(h2).await.unwrap().is_some(),
+        "the follower's receipt of a transaction it forwarded"
+    );
+    for (again, why) in [
+        (transfer(&acc[2], 3, 500, 0), "already known"),
+        (transfer(&acc[2], 3, 499, 0), "nonce"),
+    ] {
+        match f.send_transaction(again).await {
+            Err(jsonrpsee::core::ClientError::Call(e)) => {
+                assert_eq!(e.code(), -32000, "{e:?}");
+                assert!(e.message().contains(why), "{e:?}");
+            }
+            other => panic!("the follower took a {why} transaction: {other:?}"),
+        }
+    }
     until("both transfers verified", 120, async || {
         verified(&s, h1).await && verified(&s, h2).await
     })
@@ -387,10 +406,37 @@ async fn devnet_with_a_follower_and_a_prover() {
         seq.metric("ferry_p2p_peers") >= 2.0
     })
     .await;
-    let h = f
-        .send_transaction(transfer(&acc[1], 2, 42, 0))
-        .await
+    // the README's command, sent to the follower: it waits until verified and says so
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "wallet",
+            "transfer",
+            "--rpc",
+            &format!("http://127.0.0.1:{}", fol.rpc),
+        ])
+        .args([
+            "--key",
+            &acc[1].private_key,
+            "--to",
+            "2",
+            "--amount",
+            "42",
+            "--wait",
+        ])
+        .output()
         .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "wallet transfer --wait via the follower: {said}"
+    );
+    assert!(said.contains("verified on L1"), "{said}");
+    let h: TxHash = said
+        .lines()
+        .find_map(|l| l.strip_prefix("sent "))
+        .and_then(|h| serde_json::from_value(serde_json::json!(h.trim())).ok())
+        .unwrap_or_else(|| panic!("a hash in {said}"));
     until("verified", 120, async || verified(&s, h).await).await;
     until("the follower at the sequencer's root", 60, async || {
         same_chain(&s, &f).await

@@ -3,7 +3,8 @@
 //! | part | protocol | what for |
 //! |---|---|---|
 //! | `limits` | connection limits | at most 64 established connections, 2 per peer, 16 pending in |
-//! | `gossipsub` | `ferry/batches/1`, `ferry/txs/1` | sealed and proven batches (signed by the sequencer); transactions forwarded to it |
+//! | `gossipsub` | `ferry/batches/1` | sealed and proven batches (signed by the sequencer) |
+//! | `tx` | `/ferry/tx/1` (JSON request-response) | a follower's transactions forwarded to the sequencer, with its verdict; the sequencer's receipts |
 //! | `sync` | `/ferry/sync/1` (JSON request-response) | catching up: batches `from..from+64` |
 //! | `prove` | `/ferry/prove/1` (JSON request-response) | proving jobs: witness in, proof out |
 //! | `identify`, `ping` | `/ferry/1` | a peer's role (its agent version: `ferry/sequencer`, `ferry/follower`, `ferry/prover`), liveness |
@@ -20,7 +21,6 @@ pub mod serve;
 pub mod wire;
 
 use crate::metrics::Metrics;
-use crate::tx::L2Tx;
 use anyhow::{Context, Result};
 use libp2p::futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
@@ -34,12 +34,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
-use wire::{ProveJob, ProveResult, SignedBatch, SyncRequest, SyncResponse};
+use wire::{ProveJob, ProveResult, SignedBatch, SyncRequest, SyncResponse, TxRequest, TxResponse};
 
 /// Topic of sealed and proven batches.
 pub const BATCHES_TOPIC: &str = "ferry/batches/1";
-/// Topic of transactions on their way to the sequencer.
-pub const TXS_TOPIC: &str = "ferry/txs/1";
 /// Invalid messages after which a peer is disconnected and refused.
 pub const STRIKES: u32 = 3;
 /// Capacity of the command and event queues.
@@ -74,6 +72,7 @@ pub(crate) struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     sync: request_response::json::Behaviour<SyncRequest, SyncResponse>,
     prove: request_response::json::Behaviour<ProveJob, ProveResult>,
+    tx: request_response::json::Behaviour<TxRequest, TxResponse>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
 }
@@ -112,14 +111,15 @@ pub enum NetEvent {
         /// Who forwarded it.
         source: PeerId,
     },
-    /// A transaction published on gossip; answer with [`NetHandle::validate`].
+    /// A follower forwards a transaction or asks for a receipt; answer with
+    /// [`NetHandle::respond_tx`].
     Tx {
-        /// The transaction.
-        tx: Box<L2Tx>,
-        /// Its gossip id.
-        id: MessageId,
-        /// Who forwarded it.
-        source: PeerId,
+        /// The request.
+        req: Box<TxRequest>,
+        /// Who asks.
+        peer: PeerId,
+        /// Where the answer goes.
+        channel: ResponseChannel<TxResponse>,
     },
     /// A peer asks for batches.
     SyncRequest {
@@ -162,7 +162,10 @@ enum Cmd {
         Box<ProveJob>,
         oneshot::Sender<Result<ProveResult, String>>,
     ),
+    Tx(Box<TxRequest>, oneshot::Sender<Result<TxResponse, String>>),
+    Strike(PeerId),
     RespondSync(ResponseChannel<SyncResponse>, SyncResponse),
+    RespondTx(ResponseChannel<TxResponse>, Box<TxResponse>),
     RespondProve(ResponseChannel<ProveResult>, ProveResult),
 }
 
@@ -195,10 +198,22 @@ impl NetHandle {
         self.send(Cmd::Publish(BATCHES_TOPIC, data)).await;
     }
 
-    /// Publishes a transaction for the sequencer.
-    pub async fn publish_tx(&self, tx: &L2Tx) {
-        let data = serde_json::to_vec(tx).expect("serializes");
-        self.send(Cmd::Publish(TXS_TOPIC, data)).await;
+    /// Asks the sequencer (a follower's only) and waits for its answer, or a failure: not
+    /// connected, or no answer within 30 s.
+    pub async fn ask_sequencer(&self, req: TxRequest) -> Result<TxResponse, String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Cmd::Tx(Box::new(req), tx)).await;
+        rx.await.map_err(|_| "network task stopped".to_string())?
+    }
+
+    /// Counts a strike against `peer` for a request that only a dishonest peer sends.
+    pub async fn strike(&self, peer: PeerId) {
+        self.send(Cmd::Strike(peer)).await;
+    }
+
+    /// Answers a follower's transaction request.
+    pub async fn respond_tx(&self, ch: ResponseChannel<TxResponse>, r: TxResponse) {
+        self.send(Cmd::RespondTx(ch, Box::new(r))).await;
     }
 
     /// Says whether a gossiped message was valid: valid ones are forwarded, invalid ones
@@ -274,6 +289,16 @@ fn behaviour(key: &Keypair, role: Role, prove_timeout: Duration) -> Result<Behav
         [(StreamProtocol::new("/ferry/prove/1"), support)],
         request_response::Config::default().with_request_timeout(prove_timeout),
     );
+    // followers ask, the sequencer answers
+    let support = match role {
+        Role::Sequencer => ProtocolSupport::Inbound,
+        _ => ProtocolSupport::Outbound,
+    };
+    let tx = request_response::Behaviour::with_codec(
+        big(),
+        [(StreamProtocol::new("/ferry/tx/1"), support)],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+    );
     let identify = identify::Behaviour::new(
         identify::Config::new("/ferry/1".into(), key.public())
             .with_agent_version(role.agent().into()),
@@ -283,6 +308,7 @@ fn behaviour(key: &Keypair, role: Role, prove_timeout: Duration) -> Result<Behav
         gossipsub,
         sync,
         prove,
+        tx,
         identify,
         ping: ping::Behaviour::default(),
     })
@@ -309,7 +335,7 @@ pub async fn spawn(
     let topics: &[&str] = if role == Role::Prover {
         &[]
     } else {
-        &[BATCHES_TOPIC, TXS_TOPIC]
+        &[BATCHES_TOPIC]
     };
     for topic in topics {
         swarm
@@ -347,6 +373,7 @@ pub async fn spawn(
         blocked: HashSet::new(),
         syncs: HashMap::new(),
         proves: HashMap::new(),
+        txs: HashMap::new(),
         metrics,
     };
     tokio::spawn(task.run(cmd_rx));
@@ -370,6 +397,7 @@ struct Task {
     blocked: HashSet<PeerId>,
     syncs: HashMap<OutboundRequestId, Reply<SyncResponse>>,
     proves: HashMap<OutboundRequestId, Reply<ProveResult>>,
+    txs: HashMap<OutboundRequestId, Reply<TxResponse>>,
     metrics: Arc<Metrics>,
 }
 
@@ -423,6 +451,11 @@ impl Task {
                 let id = b.prove.send_request(&peer, *job);
                 self.proves.insert(id, reply);
             }
+            Cmd::Tx(req, reply) => self.ask_sequencer(*req, reply),
+            Cmd::Strike(peer) => self.strike(peer),
+            Cmd::RespondTx(ch, r) => {
+                let _ = b.tx.send_response(ch, *r);
+            }
             Cmd::RespondSync(ch, r) => {
                 let _ = b.sync.send_response(ch, r);
             }
@@ -430,6 +463,19 @@ impl Task {
                 let _ = b.prove.send_response(ch, r);
             }
         }
+    }
+
+    fn ask_sequencer(&mut self, req: TxRequest, reply: Reply<TxResponse>) {
+        let Some((peer, _)) = &self.sequencer else {
+            let _ = reply.send(Err("no sequencer configured".into()));
+            return;
+        };
+        if !self.swarm.is_connected(peer) {
+            let _ = reply.send(Err("not connected to the sequencer".into()));
+            return;
+        }
+        let id = self.swarm.behaviour_mut().tx.send_request(peer, req);
+        self.txs.insert(id, reply);
     }
 
     fn strike(&mut self, peer: PeerId) {
@@ -490,14 +536,6 @@ impl Task {
                     serde_json::from_slice(&message.data)
                         .map(|batch| NetEvent::Batch {
                             batch,
-                            id: id.clone(),
-                            source,
-                        })
-                        .map_err(|e| e.to_string())
-                } else if topic == TXS_TOPIC {
-                    serde_json::from_slice(&message.data)
-                        .map(|tx| NetEvent::Tx {
-                            tx: Box::new(tx),
                             id: id.clone(),
                             source,
                         })
@@ -578,6 +616,36 @@ impl Task {
                 ..
             }) => {
                 if let Some(r) = self.proves.remove(&request_id) {
+                    let _ = r.send(Err(error.to_string()));
+                }
+            }
+            BehaviourEvent::Tx(request_response::Event::Message { peer, message, .. }) => {
+                match message {
+                    request_response::Message::Request {
+                        request, channel, ..
+                    } => {
+                        self.emit(NetEvent::Tx {
+                            req: Box::new(request),
+                            peer,
+                            channel,
+                        });
+                    }
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    } => {
+                        if let Some(r) = self.txs.remove(&request_id) {
+                            let _ = r.send(Ok(response));
+                        }
+                    }
+                }
+            }
+            BehaviourEvent::Tx(request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                ..
+            }) => {
+                if let Some(r) = self.txs.remove(&request_id) {
                     let _ = r.send(Err(error.to_string()));
                 }
             }

@@ -1,11 +1,11 @@
 //! The sequencer's side of the network: it signs and publishes every batch it seals and
 //! proves, answers catch-up requests from its store, submits the transactions followers
-//! gossip to it, and keeps the set of connected prover workers for the proving pool.
+//! forward to it and answers with its verdict and receipts, and keeps the set of connected prover workers for the proving pool.
 
-use super::wire::{signed_batch, signed_from, SyncResponse, SYNC_LIMIT};
+use super::wire::{signed_batch, signed_from, SyncResponse, TxRequest, TxResponse, SYNC_LIMIT};
 use super::{NetEvent, NetHandle, Role};
 use crate::sequencer::{SequencerHandle, SubmitError};
-use crate::storage::META;
+use crate::storage::{META, TXS};
 use libp2p::identity::Keypair;
 use libp2p::PeerId;
 use std::sync::Arc;
@@ -73,20 +73,32 @@ pub fn spawn(
                     };
                     net.respond_sync(channel, resp).await;
                 }
-                NetEvent::Tx { tx, id, source } => {
-                    let r = node.submit(*tx).await;
-                    if let Err(e) = &r {
-                        debug!(from = %source, error = %e, "forwarded transaction refused");
-                    }
-                    // a bad signature is the forwarder's fault (it checks them); a stale
-                    // nonce or a full mempool is not
-                    let forged = matches!(
-                        r,
-                        Err(SubmitError::Invalid(
-                            ferry_circuits::ops::TxError::BadSignature(_)
-                        ))
-                    );
-                    net.validate(id, source, !forged).await;
+                NetEvent::Tx { req, peer, channel } => {
+                    let resp = match *req {
+                        TxRequest::Submit(tx) => {
+                            let r = node.submit(tx).await;
+                            if let Err(e) = &r {
+                                debug!(from = %peer, error = %e, "forwarded transaction refused");
+                            }
+                            // a bad signature is the forwarder's fault (it checks them); a
+                            // stale nonce or a full mempool is not
+                            if matches!(
+                                r,
+                                Err(SubmitError::Invalid(
+                                    ferry_circuits::ops::TxError::BadSignature(_)
+                                ))
+                            ) {
+                                net.strike(peer).await;
+                            }
+                            TxResponse::Submitted(
+                                r.map_err(|e| (crate::rpc::submit_code(&e), e.to_string())),
+                            )
+                        }
+                        TxRequest::Receipt(hash) => {
+                            TxResponse::Receipt(node.store.get(TXS, &hash).ok().flatten())
+                        }
+                    };
+                    net.respond_tx(channel, resp).await;
                 }
                 NetEvent::Batch { id, source, .. } => {
                     // only this node signs batches: one from elsewhere is forged

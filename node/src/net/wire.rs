@@ -223,3 +223,22 @@ mod tests {
         assert_eq!(key_of(&k.public().to_peer_id()), Some(k.public()));
     }
 }
+
+/// What a follower asks the sequencer on `/ferry/tx/1` on behalf of its RPC clients.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum TxRequest {
+    /// Validate and queue this transaction (the follower checked its signature).
+    Submit(L2Tx),
+    /// The sequencer's receipt of a transaction the follower has not seen in a batch yet.
+    Receipt(crate::tx::TxHash),
+}
+
+/// The sequencer's answer to a [`TxRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum TxResponse {
+    /// The hash, or why it was refused: the JSON-RPC error code the sequencer would have
+    /// answered with, and its message.
+    Submitted(Result<crate::tx::TxHash, (i32, String)>),
+    /// The receipt, `None` if the sequencer does not know the transaction.
+    Receipt(Option<crate::tx::TxRecord>),
+}

@@ -3,7 +3,7 @@
 
 use crate::l1::backend::L1View;
 use crate::sequencer::{SequencerHandle, SubmitError};
-use crate::storage::{StoredBatch, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, META, TXS};
+use crate::storage::{StoredBatch, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, META};
 use crate::tx::{L2Tx, TxHash, TxRecord};
 use ferry_circuits::eddsa::PublicKey;
 use ferry_circuits::ops::deposit::Deposit;
@@ -28,6 +28,16 @@ pub mod codes {
     pub const INTERNAL: i32 = -32002;
     /// A devnet helper was refused (for example by the L1 contract).
     pub const L1_REFUSED: i32 = -32003;
+}
+
+/// The error code `ferry_sendTransaction` answers a refusal with.
+pub fn submit_code(e: &SubmitError) -> i32 {
+    match e {
+        SubmitError::MempoolFull(_) | SubmitError::L1Backlog { .. } => codes::BUSY,
+        SubmitError::Unavailable(_) => codes::INTERNAL,
+        SubmitError::Sequencer { code, .. } => *code,
+        _ => codes::INVALID_TX,
+    }
 }
 
 fn err(code: i32, msg: impl ToString) -> ErrorObjectOwned {
@@ -107,15 +117,14 @@ pub struct Api {
 #[async_trait]
 impl FerryApiServer for Api {
     async fn send_transaction(&self, tx: L2Tx) -> RpcResult<TxHash> {
-        self.seq.submit(tx).await.map_err(|e| match e {
-            SubmitError::MempoolFull(_) | SubmitError::L1Backlog { .. } => err(codes::BUSY, e),
-            SubmitError::Unavailable(_) => internal(e),
-            _ => err(codes::INVALID_TX, e),
-        })
+        self.seq
+            .submit(tx)
+            .await
+            .map_err(|e| err(submit_code(&e), e))
     }
 
     async fn get_receipt(&self, hash: TxHash) -> RpcResult<Option<TxRecord>> {
-        self.seq.store.get(TXS, &hash).map_err(internal)
+        self.seq.receipt(hash).await.map_err(internal)
     }
 
     async fn get_account(&self, id: u32) -> RpcResult<Option<Account>> {

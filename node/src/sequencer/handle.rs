@@ -1,6 +1,7 @@
 //! What callers hold: the handle that submits transactions (checking signatures on the caller's task) and the errors it answers with.
 
 use super::*;
+use crate::net::wire::{TxRequest, TxResponse};
 
 /// Why a transaction was refused at the door. Nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +52,14 @@ pub enum SubmitError {
     /// The node is shutting down or failed.
     #[error("node unavailable: {0}")]
     Unavailable(String),
+    /// On a follower: the sequencer refused the transaction forwarded to it.
+    #[error("{message}")]
+    Sequencer {
+        /// The JSON-RPC error code the sequencer gave.
+        code: i32,
+        /// Its reason.
+        message: String,
+    },
 }
 
 pub(crate) enum Command {
@@ -127,7 +136,22 @@ impl SequencerHandle {
         let tx_queue = match &self.route {
             Route::Sequencer(q) => q,
             Route::Forward(net) => {
-                net.publish_tx(&tx).await;
+                let answer = net
+                    .ask_sequencer(TxRequest::Submit(tx))
+                    .await
+                    .map_err(|e| SubmitError::Unavailable(format!("the sequencer: {e}")))?;
+                let TxResponse::Submitted(verdict) = answer else {
+                    return Err(SubmitError::Unavailable(
+                        "the sequencer answered out of turn".into(),
+                    ));
+                };
+                let got =
+                    verdict.map_err(|(code, message)| SubmitError::Sequencer { code, message })?;
+                if got != hash {
+                    return Err(SubmitError::Unavailable(format!(
+                        "the sequencer took the transaction as {got}, not {hash}"
+                    )));
+                }
                 Metrics::add(&self.metrics.txs_accepted, 1);
                 return Ok(hash);
             }
@@ -142,6 +166,26 @@ impl SequencerHandle {
             .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
         rx.await
             .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+    }
+
+    /// A transaction's receipt from this node's store. A follower that has not seen the
+    /// transaction in a batch yet asks the sequencer, so that a transaction forwarded from
+    /// here is known from the moment it is accepted.
+    pub async fn receipt(&self, hash: TxHash) -> Result<Option<TxRecord>, String> {
+        let here = self.store.get(TXS, &hash).map_err(|e| e.to_string())?;
+        let Route::Forward(net) = &self.route else {
+            return Ok(here);
+        };
+        if here.is_some() {
+            return Ok(here);
+        }
+        match net.ask_sequencer(TxRequest::Receipt(hash)).await {
+            Ok(TxResponse::Receipt(r)) => Ok(r),
+            Ok(_) => Err("the sequencer answered out of turn".into()),
+            Err(e) => Err(format!(
+                "not in a batch here yet, and the sequencer cannot be asked: {e}"
+            )),
+        }
     }
 
     fn sequencer(&self) -> Result<&mpsc::Sender<Command>, String> {
