@@ -111,6 +111,7 @@ impl BatchWitness {
             deposits: (0..params.deposits)
                 .map(|_| DepositWitness {
                     op: None,
+                    refund: false,
                     account: noop_slot(d),
                 })
                 .collect(),
@@ -224,6 +225,37 @@ impl<'s> BatchBuilder<'s> {
 
     /// Adds a deposit at `id`.
     pub fn deposit(&mut self, id: AccountId, d: &Deposit) -> Result<(), BatchError> {
+        self.deposit_slot()?;
+        let index = self.deposits.len();
+        let w = self
+            .state
+            .apply_deposit(id, d)
+            .map_err(|error| BatchError::Op {
+                kind: "deposit",
+                index,
+                error,
+            })?;
+        self.records[0].extend_from_slice(&d.pubdata(id));
+        self.deposits.push(w);
+        Ok(())
+    }
+
+    /// Takes the next queued deposit without applying it: the L1 contract credits it back to
+    /// its depositor. For a deposit that [`Self::deposit`] refuses and always would (the
+    /// account would overflow, or the tree is full), so that it does not block the queue.
+    pub fn refund_deposit(&mut self, d: &Deposit) -> Result<(), BatchError> {
+        self.deposit_slot()?;
+        self.records[0].extend_from_slice(&d.refund_pubdata());
+        self.deposits.push(DepositWitness {
+            op: Some((AccountId(0), *d)),
+            refund: true,
+            account: noop_slot(self.params.depth),
+        });
+        Ok(())
+    }
+
+    /// Whether a deposit slot is free and deposits may still come.
+    fn deposit_slot(&self) -> Result<(), BatchError> {
         if self.deposits.len() == self.params.deposits {
             return Err(self.full("deposit", self.params.deposits));
         }
@@ -238,17 +270,6 @@ impl<'s> BatchBuilder<'s> {
                 after,
             });
         }
-        let index = self.deposits.len();
-        let w = self
-            .state
-            .apply_deposit(id, d)
-            .map_err(|error| BatchError::Op {
-                kind: "deposit",
-                index,
-                error,
-            })?;
-        self.records[0].extend_from_slice(&d.pubdata(id));
-        self.deposits.push(w);
         Ok(())
     }
 
@@ -355,7 +376,9 @@ impl<'s> BatchBuilder<'s> {
         // every write reaches the tree now, and its witness gets the path it had before it;
         // the writes came in this order: deposits, transfers (sender, receiver), withdrawals, fee
         let mut paths = self.state.settle(true).into_iter();
-        let slots = (self.deposits.iter_mut().map(|d| &mut d.account))
+        // (a refund writes nothing)
+        let slots = (self.deposits.iter_mut().filter(|d| !d.refund))
+            .map(|d| &mut d.account)
             .chain(
                 self.transfers
                     .iter_mut()

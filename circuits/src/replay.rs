@@ -72,6 +72,9 @@ impl State {
                 continue;
             }
             let section = "deposit";
+            if Deposit::refund_from_pubdata(rec).is_some() {
+                continue; // credited back on L1; no account changes
+            }
             let (id, d): (AccountId, Deposit) =
                 Deposit::from_pubdata(rec).ok_or(ReplayError::Record { section, index })?;
             self.apply_deposit(id, &d)

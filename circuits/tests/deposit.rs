@@ -90,6 +90,7 @@ fn claiming_an_occupied_slot_is_empty() {
             DepositFlags {
                 enabled: true,
                 is_new: true,
+                refund: false,
             },
         )],
         ..Default::default()
@@ -107,6 +108,7 @@ fn new_account_flag_on_a_noop() {
             DepositFlags {
                 enabled: false,
                 is_new: true,
+                refund: false,
             },
         )],
         ..Default::default()
@@ -124,6 +126,7 @@ fn deposit_slot_marked_noop_cannot_carry_data() {
             DepositFlags {
                 enabled: false,
                 is_new: false,
+                refund: false,
             },
         )],
         ..Default::default()
@@ -145,4 +148,112 @@ fn wrong_merkle_path() {
     let mut w = deposit_batch(&mut world, 1, 1, 10);
     w.deposits[0].account.path.siblings[1][2] += ferry_circuits::Fr::from(1u64);
     assert_rejected(&w, &Overrides::default());
+}
+
+/// A refunded deposit: the queued deposit's record with op code 4 and id 0, and no account
+/// changed, so the L1 contract can credit it back to its depositor.
+fn refund_batch(world: &mut World, key: u32, amount: u64) -> BatchWitness {
+    let d = world.deposit_for(key, amount);
+    let root = world.state.root();
+    let mut b = world.builder();
+    b.refund_deposit(&d).unwrap();
+    let w = b.seal().unwrap().witness;
+    assert_accepted(&w);
+    assert_eq!(w.new_root, root, "a refund changes no account");
+    let rec = &w.pubdata[3..99];
+    assert_eq!(rec[0], 4);
+    assert_eq!(&rec[1..4], &[0, 0, 0]);
+    assert_eq!(
+        &rec[4..],
+        &d.pubdata(AccountId(0))[4..],
+        "the queue's deposit, as L1 holds it"
+    );
+    w
+}
+
+#[test]
+fn a_deposit_that_would_overflow_is_refunded_and_replays() {
+    let mut world = World::new(2, u64::MAX - 10);
+    let before = world.state.clone();
+    let d = world.deposit_for(1, 11);
+    assert!(
+        world.builder().deposit(AccountId(1), &d).is_err(),
+        "it cannot apply"
+    );
+    let w = refund_batch(&mut world, 1, 11);
+    // public data alone rebuilds the same state (followers, restart, restore from L1)
+    let mut replayed = before;
+    replayed.apply_pubdata(&world.params, &w.pubdata).unwrap();
+    assert_eq!(replayed.root(), world.state.root());
+}
+
+#[test]
+fn refund_flag_on_a_noop() {
+    let mut world = World::new(2, 0);
+    let w = world.builder().seal().unwrap().witness;
+    let ov = Overrides {
+        deposit_flags: vec![(
+            0,
+            DepositFlags {
+                enabled: false,
+                is_new: false,
+                refund: true,
+            },
+        )],
+        ..Default::default()
+    };
+    assert_rejected(&w, &ov);
+}
+
+#[test]
+fn a_refund_cannot_also_create_an_account() {
+    let mut world = World::new(2, 0);
+    let w = refund_batch(&mut world, 1, 10);
+    let ov = Overrides {
+        deposit_flags: vec![(
+            0,
+            DepositFlags {
+                enabled: true,
+                is_new: true,
+                refund: true,
+            },
+        )],
+        ..Default::default()
+    };
+    assert_rejected(&w, &ov);
+}
+
+#[test]
+fn a_refund_names_no_account() {
+    // the same refund, with an id in its record: one encoding per refund
+    let mut world = World::new(2, 0);
+    let mut w = refund_batch(&mut world, 1, 10);
+    w.deposits[0].op.as_mut().unwrap().0 = AccountId(1);
+    assert_rejected(&w, &Overrides::default());
+}
+
+#[test]
+fn a_deposit_marked_refunded_leaves_the_tree_alone() {
+    // a prover that flags an applied deposit as refunded shows the old root: the record then
+    // says "refund" (op 4), so L1 credits the depositor back, and no account gained it
+    let mut world = World::new(2, 1_000);
+    let old = world.state.root();
+    let w = deposit_batch(&mut world, 1, 1, 500);
+    let ov = Overrides {
+        deposit_flags: vec![(
+            0,
+            DepositFlags {
+                enabled: true,
+                is_new: false,
+                refund: true,
+            },
+        )],
+        ..Default::default()
+    };
+    let cs = ark_relations::r1cs::ConstraintSystem::new_ref();
+    let computed = synthesize_with(&cs, &w, &ov).unwrap();
+    assert_eq!(computed.root.unwrap(), old);
+    assert_eq!(computed.pubdata.unwrap()[3], 4);
+    // and it cannot claim the credited root with a refund record
+    assert!(!ferry_circuits::circuit::is_satisfied_with(&w, &ov).unwrap());
 }

@@ -144,7 +144,8 @@ contract FerryRollup {
         uint256 off = 3;
         for (uint256 i = 0; i < depositSlots; i++) {
             uint8 op = uint8(pubdata[off]);
-            if (op == 3) {
+            // 3: applied on L2; 4: refunded (credited back below, once the proof holds)
+            if (op == 3 || op == 4) {
                 if (head >= queue.length) revert QueueExhausted();
                 h = keccak256(abi.encodePacked(h, keccak256(pubdata[off + 4:off + DEPOSIT_LEN])));
                 head++;
@@ -169,6 +170,7 @@ contract FerryRollup {
         if (!verifier.verifyProof(publicInputs(stateRoot, newRoot, pubdata), proof)) revert InvalidProof();
 
         uint256 batchNumber = batchCount;
+        creditRefunds(pubdata);
         off = wOff;
         for (uint256 i = 0; i < withdrawSlots; i++) {
             if (uint8(pubdata[off]) == 2) {
@@ -183,6 +185,24 @@ contract FerryRollup {
         stateRoot = newRoot;
         queueHead = head;
         batchCount = batchNumber + 1;
+    }
+
+    /// @dev Credits each refunded deposit of a verified batch (op 4: one that could not be applied
+    ///      on L2) to its depositor, claimable with `claim()`. Runs before `queueHead` moves.
+    function creditRefunds(bytes calldata pubdata) internal {
+        uint256 index = queueHead;
+        uint256 off = 3;
+        for (uint256 i = 0; i < depositSlots; i++) {
+            uint8 op = uint8(pubdata[off]);
+            if (op == 4) {
+                uint256 amountWei = uint256(uint64(bytes8(pubdata[off + 4:off + 12]))) * GWEI;
+                address to = address(bytes20(pubdata[off + 12:off + 32]));
+                pendingWithdrawals[to] += amountWei;
+                emit DepositRefunded(index, to, amountWei);
+            }
+            if (op != 0) index++;
+            off += DEPOSIT_LEN;
+        }
     }
 
     /// @notice [oldRoot, newRoot, pubdata packed 31 bytes per element, big-endian, zero-padded].

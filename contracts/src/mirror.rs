@@ -163,6 +163,8 @@ pub struct BatchOutcome {
     pub deposits: u64,
     /// Withdrawals credited: (address, gwei).
     pub withdrawals: Vec<(L1Address, u64)>,
+    /// Deposits refunded, credited back to their depositors: (queue index, depositor, gwei).
+    pub refunds: Vec<(u64, L1Address, u64)>,
 }
 
 /// The rollup contract, in Rust.
@@ -305,7 +307,8 @@ impl Mirror {
         let mut off = HEADER_LEN;
         for _ in 0..p.deposits {
             match pubdata[off] {
-                opcode::DEPOSIT => {
+                // applied on L2, or refunded (credited back once the proof holds)
+                opcode::DEPOSIT | opcode::REFUND => {
                     if head as usize >= s.queue.len() {
                         return Err(L1Error::QueueExhausted);
                     }
@@ -344,6 +347,20 @@ impl Mirror {
             return Err(L1Error::InvalidProof);
         }
 
+        let mut refunds = Vec::new();
+        let mut index = self.state.queue_head;
+        for slot in 0..p.deposits {
+            let off = HEADER_LEN + slot * DEPOSIT_LEN;
+            if pubdata[off] == opcode::REFUND {
+                let amount = u64::from_be_bytes(pubdata[off + 4..off + 12].try_into().expect("8"));
+                let to = L1Address(pubdata[off + 12..off + 32].try_into().expect("20"));
+                *self.state.pending.entry(to).or_default() += u128::from(amount) * GWEI;
+                refunds.push((index, to, amount));
+            }
+            if pubdata[off] != opcode::NOOP {
+                index += 1;
+            }
+        }
         let mut withdrawals = Vec::new();
         let mut off = w_off;
         for _ in 0..p.withdrawals {
@@ -371,6 +388,7 @@ impl Mirror {
             batch_number,
             deposits,
             withdrawals,
+            refunds,
         })
     }
 

@@ -289,8 +289,13 @@ impl Follower {
             ));
         }
         let mut b = BatchBuilder::new(&mut self.state, params, AccountId(fee));
-        for (_, id, d) in &body.deposits {
-            b.deposit(*id, d).map_err(|e| format!("batch {n}: {e}"))?;
+        for (idx, id, d) in &body.deposits {
+            let taken = if body.refunds.contains(idx) {
+                b.refund_deposit(d)
+            } else {
+                b.deposit(*id, d)
+            };
+            taken.map_err(|e| format!("batch {n}: {e}"))?;
         }
         for tx in &body.txs {
             tx.apply(&mut b, chain)
@@ -322,7 +327,11 @@ impl Follower {
             };
             w.put(TXS, &hash, &rec);
         }
-        for (_, id, d) in &body.deposits {
+        let applied = body
+            .deposits
+            .iter()
+            .filter(|(i, ..)| !body.refunds.contains(i));
+        for (_, id, d) in applied {
             touched.push(*id);
             let indexed = self.store.get(ACCOUNT_BY_PUBKEY, &d.pubkey);
             if matches!(indexed, Ok(None)) {
@@ -337,6 +346,7 @@ impl Follower {
             pubdata: body.pubdata.clone(),
             txs: hashes,
             deposits: body.deposits.iter().map(|(i, id, _)| (*i, *id)).collect(),
+            refunds: body.refunds.clone(),
             status: BatchStatus::Sealed,
             proof: None,
             sealed_at_ms: body.sealed_at_ms,

@@ -231,9 +231,12 @@ fn execute_again(
         let d = deposits
             .get(*idx as usize)
             .ok_or_else(|| inconsistent(format!("deposit {idx} unknown")))?;
-        builder
-            .deposit(*id, d)
-            .map_err(|e| inconsistent(e.to_string()))?;
+        let taken = if b.refunds.contains(idx) {
+            builder.refund_deposit(d)
+        } else {
+            builder.deposit(*id, d)
+        };
+        taken.map_err(|e| inconsistent(e.to_string()))?;
     }
     for h in &b.txs {
         let rec = store

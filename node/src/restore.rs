@@ -95,10 +95,15 @@ pub async fn restore(
             hex_word(&b.new_root)
         );
         let sections = ferry_circuits::pubdata::split(&params, &pubdata).expect("replayed");
-        let mut taken = Vec::new();
+        let (mut taken, mut refunds) = (Vec::new(), Vec::new());
         for rec in sections.deposits {
-            if let Some((id, _)) = ferry_circuits::ops::deposit::Deposit::from_pubdata(rec) {
+            use ferry_circuits::ops::deposit::Deposit;
+            if let Some((id, _)) = Deposit::from_pubdata(rec) {
                 taken.push((deposits, id));
+                deposits += 1;
+            } else if Deposit::refund_from_pubdata(rec).is_some() {
+                taken.push((deposits, AccountId(0)));
+                refunds.push(deposits);
                 deposits += 1;
             }
         }
@@ -109,6 +114,7 @@ pub async fn restore(
             pubdata: b.pubdata.clone(),
             txs: Vec::new(),
             deposits: taken,
+            refunds,
             status: BatchStatus::Verified,
             proof: None,
             sealed_at_ms: 0,

@@ -158,6 +158,10 @@ pub struct StoredBatch {
     pub txs: Vec<TxHash>,
     /// L1 deposit queue indices it consumed, with the account each went to.
     pub deposits: Vec<(u64, AccountId)>,
+    /// Of those, the ones refunded to their depositor on L1 instead of applied (their
+    /// account would overflow, or the tree was full); their account id is 0.
+    #[serde(default)]
+    pub refunds: Vec<u64>,
     /// Status.
     pub status: BatchStatus,
     /// The proof in snarkjs JSON, once proven.

@@ -186,7 +186,11 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
             let key = PrivateKey::from_hex(&common.key)?;
             let c = client(&common.rpc)?;
             let index = c.devnet_deposit(key.public_key(), amount, owner).await?;
-            println!("deposit queued on L1 at index {index}; it is included in the next batch");
+            println!(
+                "deposit queued on L1 at index {index}; the next batch credits it, or refunds it \
+                 to {owner} on L1 if it cannot be applied (the account would overflow, or the \
+                 tree is full): then `ferry wallet claim --address {owner}` pays it back"
+            );
         }
         WalletCommand::Transfer {
             common,

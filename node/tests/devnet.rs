@@ -32,6 +32,11 @@ impl Drop for Devnet {
 }
 
 async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
+    start_with(dir, port, l1, 4).await
+}
+
+/// [`start`] with `accounts` test accounts (account 0 among them; 16 fill a depth-2 tree).
+async fn start_with(dir: &Path, port: u16, l1: &str, accounts: u32) -> (Devnet, HttpClient) {
     let metrics_port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args([
@@ -41,7 +46,7 @@ async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
             "--transfers",
             "2",
             "--accounts",
-            "4",
+            &accounts.to_string(),
             "--batch-timeout-ms",
             "300",
         ])
@@ -433,6 +438,81 @@ async fn a_client_that_trickles_its_body_locks_out_only_itself() {
         assert!(r.starts_with("HTTP/1.1 408"), "a trickled body: {r:?}");
     }
     c.chain_info().await.expect("served after");
+}
+
+/// A deposit that cannot be applied used to stop every later deposit for good. Now it is
+/// refunded: the batch takes it from the L1 queue as a refund record, no account changes, and
+/// its depositor claims it back on L1; the deposits after it are applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposits_that_cannot_apply_are_refunded() {
+    deposits_that_cannot_apply_are_refunded_on("embedded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposits_that_cannot_apply_are_refunded_on_anvil() {
+    deposits_that_cannot_apply_are_refunded_on("anvil").await;
+}
+
+async fn deposits_that_cannot_apply_are_refunded_on(l1: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // 16 accounts fill the depth-2 tree: no slot is free for a new key
+    let (_devnet, c) = start_with(dir.path(), port, l1, 16).await;
+    let acc = accounts(dir.path());
+    let overflows = u64::MAX - acc[1].balance + 1;
+    let (alice, bob, carol) = (
+        L1Address([0xa1; 20]),
+        L1Address([0xb0; 20]),
+        L1Address([0xc0; 20]),
+    );
+    let fresh = PrivateKey::from_hex(&"07".repeat(32)).unwrap().public_key();
+    let first = c
+        .devnet_deposit(acc[1].pubkey, overflows, alice)
+        .await
+        .unwrap();
+    c.devnet_deposit(fresh, 5_000, bob).await.unwrap();
+    c.devnet_deposit(acc[2].pubkey, 1_000, carol).await.unwrap();
+
+    // the deposit after the two that cannot apply is applied, and verified
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let info = c.chain_info().await.unwrap();
+        let a2 = c.get_account(2).await.unwrap().unwrap();
+        if a2.balance == acc[2].balance + 1_000 && info.verified_batches == info.batches {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the queue is blocked: {info:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        c.get_account(1).await.unwrap().unwrap().balance,
+        acc[1].balance,
+        "the overflowing deposit changed nothing"
+    );
+    assert!(c.get_account_by_pubkey(fresh).await.unwrap().is_none());
+
+    // each refund is in exactly one batch, as an op-4 record, and nothing else was
+    let info = c.chain_info().await.unwrap();
+    let mut refunded = Vec::new();
+    for n in 0..info.batches {
+        let b = c.get_batch(n).await.unwrap().unwrap();
+        for i in &b.refunds {
+            let slot = b.deposits.iter().position(|(d, _)| d == i).unwrap();
+            assert_eq!(&b.pubdata[6 + 192 * slot..8 + 192 * slot], "04", "{b:?}");
+            refunded.push(*i);
+        }
+    }
+    assert_eq!(refunded, vec![first, first + 1]);
+
+    // the depositors claim it back on L1, once
+    let wei = |gwei: u64| (u128::from(gwei) * 1_000_000_000).to_string();
+    assert_eq!(c.devnet_claim(alice).await.unwrap(), wei(overflows));
+    assert_eq!(c.devnet_claim(bob).await.unwrap(), wei(5_000));
+    assert!(c.devnet_claim(bob).await.is_err(), "claimed twice");
+    assert!(
+        c.devnet_claim(carol).await.is_err(),
+        "an applied deposit is not refunded"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

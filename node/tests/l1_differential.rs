@@ -246,6 +246,49 @@ async fn evm_and_mirror_agree() {
             .unwrap();
     }
 
+    // a deposit that cannot be applied is refunded: the batch takes it from the queue as
+    // op 4, no account changes, and both L1s credit it back to its depositor, claimable
+    let carol_l1 = DEV_KEYS[3];
+    let carol = address_of(carol_l1).unwrap();
+    let carol_key = PrivateKey::random(&mut r.rng);
+    l1.deposit(carol_l1, 700 * GWEI, r.pk(&carol_key))
+        .await
+        .unwrap();
+    let d_carol = Deposit {
+        pubkey: carol_key.public_key(),
+        owner: carol,
+        amount: Amount(700),
+    };
+    let before = r.state.root();
+    let mut b = BatchBuilder::new(&mut r.state, PARAMS, AccountId(0));
+    b.refund_deposit(&d_carol).unwrap();
+    let refund = b.seal().unwrap();
+    assert_eq!(refund.new_root(), before);
+    let p = r.prove(&refund);
+    let root = word_of(&refund.new_root());
+    for (byte, what) in [(3 + 11, "amount"), (3 + 31, "depositor")] {
+        let mut forged = refund.pubdata().to_vec();
+        forged[byte] ^= 1;
+        assert_eq!(
+            l1.submit(root, &forged, &p).await,
+            Err(L1Error::DepositMismatch(3)),
+            "a refund of another {what} than the queue's"
+        );
+    }
+    let mut as_deposit = refund.pubdata().to_vec();
+    as_deposit[3] = 3; // the same record claimed as applied: not what was proven
+    assert_eq!(
+        l1.submit(root, &as_deposit, &p).await,
+        Err(L1Error::InvalidProof)
+    );
+    l1.submit(root, refund.pubdata(), &p).await.unwrap();
+    assert_eq!(
+        l1.mirror.state.pending.get(&carol).copied(),
+        Some(700 * GWEI)
+    );
+    l1.claim(carol_l1).await.unwrap();
+    assert_eq!(l1.claim(carol_l1).await, Err(L1Error::NothingToClaim));
+
     // withdrawals: a batch on a wrong old root is refused; then instant withdrawal
     let first = r.withdraw_batch(100, bob_addr);
     let first_proof = r.prove(&first);
@@ -287,8 +330,12 @@ async fn evm_and_mirror_agree() {
             .await,
         Err(L1Error::ExodusActive)
     );
-    let m = l1.mirror.refund_deposit(3).map(|_| ());
-    assert_eq!(m, evm_result(l1.evm.refund_deposit(3).await));
+    let m = l1.mirror.refund_deposit(4).map(|_| ());
+    assert_eq!(m, evm_result(l1.evm.refund_deposit(4).await));
+    let m = l1.mirror.refund_deposit(4).map(|_| ());
+    assert_eq!(m, Err(L1Error::NotRefundable(4)));
+    assert_eq!(m, evm_result(l1.evm.refund_deposit(4).await));
+    // Carol's deposit went back to her in a batch: not a second time
     let m = l1.mirror.refund_deposit(3).map(|_| ());
     assert_eq!(m, Err(L1Error::NotRefundable(3)));
     assert_eq!(m, evm_result(l1.evm.refund_deposit(3).await));

@@ -11,6 +11,7 @@
 //! - `ferry devnet --followers 1 --provers 1` starts both, and they die with it.
 
 use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::ops::L1Address;
 use ferry_node::devnet::TestAccount;
 use ferry_node::net::wire::{BatchBody, SignedBatch};
 use ferry_node::net::{NetConfig, NetEvent, Role};
@@ -192,6 +193,12 @@ async fn sequencer_follower_and_prover_worker() {
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await; // identify: the worker says what it is
 
+    // a deposit that would overflow account 1: refunded in a batch the follower re-executes
+    // (and `ferry restore` below replays from L1)
+    let overflows = u64::MAX - acc[1].balance + 1;
+    s.devnet_deposit(acc[1].pubkey, overflows, L1Address([0xa1; 20]))
+        .await
+        .unwrap();
     // a transfer through the sequencer, one through the follower: both included, and the
     // follower holds the same chain with every proof checked
     let h1 = s
@@ -232,6 +239,18 @@ async fn sequencer_follower_and_prover_worker() {
     assert!(
         verified(&f, h2).await,
         "the follower's receipt of its own transaction"
+    );
+    let refunds = async |c: &HttpClient| {
+        let mut all = Vec::new();
+        for n in 0..c.chain_info().await.unwrap().batches {
+            all.extend(c.get_batch(n).await.unwrap().unwrap().refunds);
+        }
+        all
+    };
+    assert_eq!(
+        refunds(&f).await,
+        vec![0],
+        "the follower holds the refund too"
     );
     until("a proof from the worker", 60, async || {
         seq.metric("ferry_jobs_remote_total") >= 1.0
@@ -366,6 +385,7 @@ async fn forge_to(fol: &Node, key: &Keypair, head: &ChainInfo, strikes: f64) {
             new_root: format!("0x{:064x}", 12_345),
             pubdata: pubdata.clone(),
             deposits: vec![],
+            refunds: vec![],
             txs: vec![],
             proof: None,
             sealed_at_ms: attempt,

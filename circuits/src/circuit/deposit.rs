@@ -4,7 +4,9 @@
 //! deposit's key, balance = amount, nonce 0 and owner = depositor; or the slot holds an account
 //! with the deposit's key, which is credited without overflow (nonce and owner unchanged).
 //! Every value it applies is the one in its record, which the L1 contract matches against
-//! the priority queue.
+//! the priority queue. Or, when refunded: the record is the queued deposit with op code 4 and
+//! id 0, and the slot changes nothing (the contract credits the amount back to the depositor;
+//! the circuit does not prove why the sequencer refunded it, see docs/protocol.md).
 
 use super::common::*;
 use crate::field::Fr;
@@ -19,13 +21,15 @@ use ark_r1cs_std::{
 use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError};
 use num_bigint::BigUint;
 
-/// The deposit slot's two selector bits.
+/// The deposit slot's three selector bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DepositFlags {
-    /// The slot applies a deposit (not a noop).
+    /// The slot takes a deposit from the queue (not a noop).
     pub enabled: bool,
     /// The deposit creates the account in an empty slot.
     pub is_new: bool,
+    /// The deposit is refunded: it changes no account.
+    pub refund: bool,
 }
 
 impl DepositFlags {
@@ -33,7 +37,8 @@ impl DepositFlags {
     pub fn honest(w: &DepositWitness) -> Self {
         Self {
             enabled: w.op.is_some(),
-            is_new: w.op.is_some() && w.account.account.is_none(),
+            is_new: w.op.is_some() && !w.refund && w.account.account.is_none(),
+            refund: w.op.is_some() && w.refund,
         }
     }
 }
@@ -48,7 +53,11 @@ pub fn apply_deposit(
 ) -> Result<SlotOutput, SynthesisError> {
     let enabled = Boolean::new_witness(cs.clone(), || Ok(flags.enabled))?;
     let is_new = Boolean::new_witness(cs.clone(), || Ok(flags.is_new))?;
-    zero_unless(&FpVar::from(is_new.clone()), &enabled)?;
+    let refund = Boolean::new_witness(cs.clone(), || Ok(flags.refund))?;
+    zero_unless(&FpVar::from(refund.clone()), &enabled)?;
+    // the slot writes an account: a deposit applied, not a noop and not a refund
+    let applies = enabled.clone() & !refund.clone();
+    zero_unless(&FpVar::from(is_new.clone()), &applies)?;
 
     let (id, d) = match &w.op {
         Some((id, d)) => (id.0, Some(*d)),
@@ -72,7 +81,7 @@ pub fn apply_deposit(
     let old_leaf = FpVar::conditionally_select(&is_new, &FpVar::zero(), &old.leaf()?)?;
     let path = PathVar::new_witness(cs.clone(), &w.account.path, &id_bits)?;
     path.root_from_path(&old_leaf)?
-        .conditional_enforce_equal(root, &enabled)?;
+        .conditional_enforce_equal(root, &applies)?;
 
     let amount = num(&amount_bits);
     let new = AccountVar {
@@ -85,8 +94,19 @@ pub fn apply_deposit(
     range_check(&new.balance, 64)?;
     let new_root = path.root_from_path(&new.leaf()?)?;
 
-    // public data: 03 | id | amount | owner | pk.x (32 bytes) | pk.y (32 bytes)
-    let mut record = opcode_bits(opcode::DEPOSIT, &enabled);
+    // public data: 03 | id | amount | owner | pk.x (32 bytes) | pk.y (32 bytes), or a refund:
+    // 04 | 0 | amount | owner | pk.x | pk.y
+    const _: () = assert!(
+        opcode::DEPOSIT & opcode::REFUND == 0,
+        "the codes share no bit"
+    );
+    let mut record = opcode_bits(opcode::DEPOSIT, &applies);
+    for (i, bit) in record.iter_mut().enumerate() {
+        if (opcode::REFUND >> (7 - i)) & 1 == 1 {
+            *bit = refund.clone();
+        }
+    }
+    zero_unless(&num(&id_bits), &applies)?;
     record.extend(be(&id_bits));
     record.extend(be(&amount_bits));
     record.extend(be(&owner_bits));
@@ -99,7 +119,7 @@ pub fn apply_deposit(
     }
 
     Ok(SlotOutput {
-        root: FpVar::conditionally_select(&enabled, &new_root, root)?,
+        root: FpVar::conditionally_select(&applies, &new_root, root)?,
         fee: FpVar::zero(),
         pubdata: record,
     })

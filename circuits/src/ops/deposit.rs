@@ -3,6 +3,11 @@
 //! account there (owner = depositor, nonce 0) if the slot is empty.
 //!
 //! Public data (96 bytes): `03 | account_id:3 | amount:8 | owner:20 | pubkey.x:32 | pubkey.y:32`.
+//!
+//! A deposit that cannot be applied (the account it goes to would overflow, or no slot is
+//! free) is refunded instead: its record is `04 | 000000 | amount:8 | owner:20 | pubkey.x:32 |
+//! pubkey.y:32`, it changes no account, and the L1 contract, which matches bytes 4..96 against
+//! its queue as for a deposit, credits the amount back to the depositor.
 
 use super::{get_be, opcode, put_be, Account, AccountId, Amount, L1Address, TxError};
 use crate::eddsa::PublicKey;
@@ -29,6 +34,9 @@ pub struct Deposit {
 pub struct DepositWitness {
     /// The deposit and the id it was applied at, or `None` for a noop slot.
     pub op: Option<(AccountId, Deposit)>,
+    /// The deposit is refunded, not applied (its id is then 0 and `account` unused).
+    #[serde(default)]
+    pub refund: bool,
     /// The slot before the deposit (`account: None` when it creates the account).
     pub account: AccountWitness,
 }
@@ -46,11 +54,30 @@ impl Deposit {
         out.try_into().expect("96 bytes")
     }
 
-    /// Decodes a record.
+    /// The 96-byte public data record of this deposit refunded.
+    pub fn refund_pubdata(&self) -> [u8; PUBDATA_LEN] {
+        let mut out = self.pubdata(AccountId(0));
+        out[0] = opcode::REFUND;
+        out
+    }
+
+    /// Decodes a deposit record.
     pub fn from_pubdata(rec: &[u8]) -> Option<(AccountId, Deposit)> {
         if rec.len() != PUBDATA_LEN || rec[0] != opcode::DEPOSIT {
             return None;
         }
+        Self::decode(rec)
+    }
+
+    /// Decodes a refund record (its id bytes must be zero).
+    pub fn refund_from_pubdata(rec: &[u8]) -> Option<Deposit> {
+        if rec.len() != PUBDATA_LEN || rec[0] != opcode::REFUND || rec[1..4] != [0, 0, 0] {
+            return None;
+        }
+        Self::decode(rec).map(|(_, d)| d)
+    }
+
+    fn decode(rec: &[u8]) -> Option<(AccountId, Deposit)> {
         let x = fr_from_be32(rec[32..64].try_into().ok()?)?;
         let y = fr_from_be32(rec[64..96].try_into().ok()?)?;
         Some((
@@ -92,6 +119,7 @@ impl State {
         let account = self.put(id, next);
         Ok(DepositWitness {
             op: Some((id, *d)),
+            refund: false,
             account,
         })
     }

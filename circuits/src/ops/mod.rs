@@ -29,6 +29,9 @@ pub mod opcode {
     pub const WITHDRAW: u8 = 2;
     /// L1 deposit.
     pub const DEPOSIT: u8 = 3;
+    /// L1 deposit that cannot be applied (its account would overflow, or the tree is full):
+    /// it leaves the queue and the contract credits it back to its depositor.
+    pub const REFUND: u8 = 4;
 }
 
 /// An account's index in the tree (below `4^depth`, at most 24 bits).

@@ -22,8 +22,11 @@ pub struct BatchBody {
     pub new_root: String,
     /// Public data, hex.
     pub pubdata: String,
-    /// The L1 deposits it applies: (queue index, account id, deposit).
+    /// The L1 deposits it takes: (queue index, account id, deposit).
     pub deposits: Vec<(u64, AccountId, Deposit)>,
+    /// Of those, the queue indices refunded rather than applied.
+    #[serde(default)]
+    pub refunds: Vec<u64>,
     /// Its transactions, in order.
     pub txs: Vec<L2Tx>,
     /// The Groth16 proof (snarkjs JSON), once proven.
@@ -173,6 +176,7 @@ pub fn signed_from(
         new_root: b.new_root.clone(),
         pubdata: b.pubdata.clone(),
         deposits,
+        refunds: b.refunds.clone(),
         txs,
         proof: b.proof.clone(),
         sealed_at_ms: b.sealed_at_ms,
@@ -191,6 +195,7 @@ mod tests {
             new_root: "0x02".into(),
             pubdata: "00".into(),
             deposits: vec![],
+            refunds: vec![],
             txs: vec![],
             proof: None,
             sealed_at_ms: 0,

@@ -53,6 +53,7 @@ impl Sequencer {
         let number = self.next_batch;
         let mut b = BatchBuilder::new(&mut self.state, params, self.cfg.fee_account);
         let mut deposits = Vec::new();
+        let mut refunds = Vec::new();
         let mut touched: Vec<AccountId> = vec![self.cfg.fee_account];
         let mut next_free = self.next_free;
         while self.deposit_cursor + (deposits.len() as u64) < queued
@@ -60,19 +61,27 @@ impl Sequencer {
         {
             let idx = self.deposit_cursor + deposits.len() as u64;
             let d = self.deposits[idx as usize];
-            let id = match self.by_pubkey.get(&d.pubkey) {
-                Some(id) => *id,
-                None => {
-                    next_free += 1;
-                    AccountId(next_free - 1)
+            let known = self.by_pubkey.get(&d.pubkey).copied();
+            let id = known.unwrap_or(AccountId(next_free));
+            match b.deposit(id, &d) {
+                Ok(()) => {
+                    if known.is_none() {
+                        next_free += 1;
+                    }
+                    touched.push(id);
+                    deposits.push((idx, id, d));
                 }
-            };
-            if let Err(e) = b.deposit(id, &d) {
-                warn!(error = %e, "deposit cannot be applied; it waits (exodus if it never can)");
-                break;
+                Err(e) => {
+                    // its account would overflow, or the tree is full: waiting would block
+                    // every later deposit for good, so it goes back to its depositor
+                    warn!(index = idx, amount = d.amount.0, error = %e,
+                        "deposit cannot be applied: refunded to its depositor on L1");
+                    b.refund_deposit(&d)
+                        .expect("a deposit slot is free: deposits come first");
+                    refunds.push(idx);
+                    deposits.push((idx, AccountId(0), d));
+                }
             }
-            touched.push(id);
-            deposits.push((idx, id, d));
         }
         // the mempool's head, in arrival order, until the batch is full
         let mut outcome: Vec<Result<(), String>> = Vec::new();
@@ -122,7 +131,8 @@ impl Sequencer {
             w.put(TXS, &p.hash, &rec);
             w.delete(MEMPOOL, &p.seq);
         }
-        for (_, id, d) in &deposits {
+        let applied = || deposits.iter().filter(|(i, ..)| !refunds.contains(i));
+        for (_, id, d) in applied() {
             if !self.by_pubkey.contains_key(&d.pubkey) {
                 w.put(ACCOUNT_BY_PUBKEY, &d.pubkey, id);
             }
@@ -135,6 +145,7 @@ impl Sequencer {
             pubdata: hex::encode(sealed.pubdata()),
             txs,
             deposits: deposits.iter().map(|(i, id, _)| (*i, *id)).collect(),
+            refunds: refunds.clone(),
             status: BatchStatus::Sealed,
             proof: None,
             sealed_at_ms: now_ms(),
@@ -148,7 +159,7 @@ impl Sequencer {
         );
         w.commit_unsynced()?;
 
-        for (_, id, d) in &deposits {
+        for (_, id, d) in applied() {
             self.by_pubkey.entry(d.pubkey).or_insert(*id);
         }
         self.next_free = next_free;
@@ -161,7 +172,7 @@ impl Sequencer {
         }
         Metrics::add(&self.metrics.txs_rejected, rejected);
         Metrics::set(&self.metrics.mempool, self.mempool.len() as u64);
-        info!(batch = number, txs = stored.txs.len(), deposits = deposits.len(), rejected, root = %stored.new_root, "batch sealed");
+        info!(batch = number, txs = stored.txs.len(), deposits = deposits.len(), refunded = stored.refunds.len(), rejected, root = %stored.new_root, "batch sealed");
         Ok(Some((stored, sealed.witness)))
     }
 }
