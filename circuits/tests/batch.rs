@@ -26,6 +26,10 @@ enum Op {
         key: u32,
         amount: u64,
     },
+    Refund {
+        key: u32,
+        amount: u64,
+    },
 }
 
 /// Every account, by id: what a refused op must leave as it was (mid-batch the tree waits
@@ -58,6 +62,7 @@ fn op() -> impl Strategy<Value = Op> {
             key,
             amount
         }),
+        (0u32..6, 0u64..1_000_000).prop_map(|(key, amount)| Op::Refund { key, amount }),
     ]
 }
 
@@ -82,6 +87,7 @@ proptest! {
         world.keys.push(key(5000));
         world.keys.push(key(5001));
         let before = total(&world);
+        let start = world.state.clone();
         let (mut deposited, mut withdrawn) = (0u128, 0u128);
         // sign every op against the state as it will be when applied
         let mut b = ferry_circuits::BatchBuilder::new(&mut world.state, world.params, AccountId(0));
@@ -123,6 +129,15 @@ proptest! {
                     if r.is_ok() { deposited += u128::from(amount); }
                     r
                 }
+                Op::Refund { key, amount } => {
+                    // goes back to its depositor on L1: L2 holds no more than before
+                    let d = ferry_circuits::ops::deposit::Deposit {
+                        pubkey: keys[key as usize].public_key(),
+                        owner: owner(0x41),
+                        amount: ferry_circuits::ops::Amount(amount),
+                    };
+                    b.refund_deposit(&d)
+                }
             };
             if result.is_err() {
                 prop_assert_eq!(accounts(b.state()), before_op, "a refused op changed the state");
@@ -131,6 +146,10 @@ proptest! {
         let w = b.seal().unwrap().witness;
         assert_accepted(&w);
         prop_assert_eq!(w.new_root, world.state.root());
+        // and its public data alone rebuilds the same state (restore, followers, restart)
+        let mut replayed = start.clone();
+        replayed.apply_pubdata(&world.params, &w.pubdata).unwrap();
+        prop_assert_eq!(replayed.root(), w.new_root);
         // fees move inside L2; only deposits and withdrawals change the total
         prop_assert_eq!(total(&world), before + deposited - withdrawn);
     }

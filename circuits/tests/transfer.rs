@@ -188,12 +188,12 @@ fn amount_out_of_range() {
             ..Default::default()
         }
     };
-    // control: a packing other than the transaction's but in range is satisfiable
+    // control: another canonical packing in range (of another signed value) is satisfiable
     let ov = try_packing(
         &mut w,
         Packed {
-            mantissa: 5,
-            exponent: 3,
+            mantissa: 100_000,
+            exponent: 1,
         },
     );
     assert!(ferry_circuits::circuit::satisfiable_with_own_outputs(&w, &ov).unwrap());

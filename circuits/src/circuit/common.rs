@@ -99,7 +99,12 @@ pub struct PackedVar {
     pub value: FpVar<Fr>,
 }
 
-/// Allocates a packed float and computes its value (exponent-bits + 1 constraints).
+/// Allocates a packed float in its canonical form and computes its value.
+///
+/// Canonical is the smallest exponent (docs/protocol.md): an exponent above 0 is allowed only
+/// when the mantissa times ten would not fit, `10·m ≥ 2^k`. Without it one value had up to 32
+/// encodings (zero with any exponent, 1000 as 1·10³), and public data that L1 verified could
+/// hold records that the native decoder refuses.
 pub fn alloc_packed(
     cs: &ConstraintSystemRef<Fr>,
     format: FloatFormat,
@@ -119,6 +124,11 @@ pub fn alloc_packed(
         };
     }
     let value = num(&m) * pow;
+    // e = 0, or 10·m − 2^k in [0, 9·2^k) (a negative difference wraps past 2^(k+4))
+    let k = format.mantissa_bits as usize;
+    let exponent_used = Boolean::kary_or(&e)?;
+    let gap = num(&m) * Fr::from(10u64) - Fr::from(1u64 << k);
+    range_check(&(FpVar::from(exponent_used) * gap), k + 4)?;
     let mut be_bits = be(&e);
     be_bits.extend(be(&m));
     Ok(PackedVar { be_bits, value })

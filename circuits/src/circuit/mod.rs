@@ -66,6 +66,10 @@ pub struct Overrides {
     pub flip_withdraw: Vec<usize>,
     /// Transfer slots whose amount is this packing instead of the transaction's.
     pub transfer_amount: Vec<(usize, crate::ops::amount::Packed)>,
+    /// Transfer slots whose fee is this packing instead of the transaction's.
+    pub transfer_fee: Vec<(usize, crate::ops::amount::Packed)>,
+    /// Withdrawal slots whose fee is this packing instead of the transaction's.
+    pub withdraw_fee: Vec<(usize, crate::ops::amount::Packed)>,
     /// Deposit slots with forced flags.
     pub deposit_flags: Vec<(usize, deposit::DepositFlags)>,
 }
@@ -134,7 +138,12 @@ pub fn synthesize_with(
             .iter()
             .find(|(j, _)| *j == i)
             .map(|(_, p)| *p);
-        let out = transfer::apply_transfer(cs, params, &root, t, enabled, amount)?;
+        let fee = ov
+            .transfer_fee
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|(_, p)| *p);
+        let out = transfer::apply_transfer(cs, params, &root, t, enabled, amount, fee)?;
         root = out.root;
         fees += out.fee;
         records.extend(out.pubdata);
@@ -143,7 +152,12 @@ pub fn synthesize_with(
     for (i, x) in w.withdrawals.iter().enumerate() {
         let before = cs.num_constraints();
         let enabled = x.tx.is_some() ^ ov.flip_withdraw.contains(&i);
-        let out = withdraw::apply_withdraw(cs, params, &root, x, enabled)?;
+        let fee = ov
+            .withdraw_fee
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|(_, p)| *p);
+        let out = withdraw::apply_withdraw(cs, params, &root, x, enabled, fee)?;
         root = out.root;
         fees += out.fee;
         records.extend(out.pubdata);

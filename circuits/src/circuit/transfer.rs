@@ -32,7 +32,8 @@ pub(crate) fn dummy_signature() -> Signature {
 }
 
 /// Applies one transfer slot to `root`; `enabled` is `w.tx.is_some()` for an honest prover,
-/// and `amount_override` (a packing other than the transfer's own) is `None`.
+/// and `amount_override` and `fee_override` (packings other than the transfer's own) are
+/// `None`.
 pub fn apply_transfer(
     cs: &ConstraintSystemRef<Fr>,
     params: &CircuitParams,
@@ -40,6 +41,7 @@ pub fn apply_transfer(
     w: &TransferWitness,
     enabled: bool,
     amount_override: Option<Packed>,
+    fee_override: Option<Packed>,
 ) -> Result<SlotOutput, SynthesisError> {
     let tx = w.tx.as_ref().map(|s| s.tx);
     let enabled = Boolean::new_witness(cs.clone(), || Ok(enabled))?;
@@ -53,7 +55,8 @@ pub fn apply_transfer(
     let to_bits = alloc_id_bits(cs, tx.map_or(0, |t| t.to.0), params.depth)?;
     let amount_packed = amount_override.unwrap_or(pack(AMOUNT_FORMAT, tx.map(|t| t.amount.0)));
     let amount = alloc_packed(cs, AMOUNT_FORMAT, amount_packed)?;
-    let fee = alloc_packed(cs, FEE_FORMAT, pack(FEE_FORMAT, tx.map(|t| t.fee.0)))?;
+    let fee_packed = fee_override.unwrap_or(pack(FEE_FORMAT, tx.map(|t| t.fee.0)));
+    let fee = alloc_packed(cs, FEE_FORMAT, fee_packed)?;
 
     // sender: in the root, debited, nonce + 1
     let sender = AccountVar::new_witness(cs, w.sender.account.as_ref())?;

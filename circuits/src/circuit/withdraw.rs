@@ -28,16 +28,18 @@ pub fn apply_withdraw(
     root: &FpVar<Fr>,
     w: &WithdrawWitness,
     enabled: bool,
+    fee_override: Option<Packed>,
 ) -> Result<SlotOutput, SynthesisError> {
     let tx = w.tx.as_ref().map(|s| s.tx);
     let enabled = Boolean::new_witness(cs.clone(), || Ok(enabled))?;
     let from_bits = alloc_id_bits(cs, tx.map_or(0, |t| t.from.0), params.depth)?;
     let amount_bits = alloc_bits(cs, tx.map_or(0, |t| t.amount.0), 64)?;
     let amount = num(&amount_bits);
-    let fee_packed = tx.and_then(|t| FEE_FORMAT.pack(t.fee.0)).unwrap_or(Packed {
-        mantissa: 0,
-        exponent: 0,
-    });
+    let fee_packed =
+        fee_override.unwrap_or(tx.and_then(|t| FEE_FORMAT.pack(t.fee.0)).unwrap_or(Packed {
+            mantissa: 0,
+            exponent: 0,
+        }));
     let fee = alloc_packed(cs, FEE_FORMAT, fee_packed)?;
     let addr = tx.map_or(BigUint::default(), |t| {
         BigUint::from_bytes_be(&t.l1_address.0)

@@ -59,9 +59,19 @@ impl FloatFormat {
         })
     }
 
-    /// The value of a packing, or `None` if it overflows `u64` or a field is out of range.
+    /// Whether `p` is the canonical packing of its value: exponent 0, or a mantissa that ten
+    /// times over would not fit (the circuit enforces the same).
+    pub fn is_canonical(&self, p: Packed) -> bool {
+        p.exponent == 0 || p.mantissa * 10 >= 1 << self.mantissa_bits
+    }
+
+    /// The value of a canonical packing, or `None` if it overflows `u64`, a field is out of
+    /// range, or the packing is not canonical.
     pub fn unpack(&self, p: Packed) -> Option<u64> {
-        if p.mantissa >= 1 << self.mantissa_bits || p.exponent >= 1 << self.exponent_bits {
+        if p.mantissa >= 1 << self.mantissa_bits
+            || p.exponent >= 1 << self.exponent_bits
+            || !self.is_canonical(p)
+        {
             return None;
         }
         10u64.checked_pow(p.exponent)?.checked_mul(p.mantissa)
