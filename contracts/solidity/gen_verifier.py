@@ -84,9 +84,14 @@ contract Groth16Verifier {{
     }}
 
     /// @notice Verifies `proof` = (A.x, A.y, B.x1, B.x0, B.y1, B.y0, C.x, C.y) for `input`.
-    /// @return ok true iff the proof is valid (malformed points and wrong lengths are false)
+    /// @return ok true iff the proof is valid (malformed points, coordinates not below Q and
+    ///         wrong lengths are false)
     function verifyProof(uint256[] memory input, uint256[8] calldata proof) public view returns (bool ok) {{
         if (input.length != nPublic) return false;
+        // one encoding per proof: the precompiles would read A.y + Q as A.y
+        for (uint256 i = 0; i < 8; i++) {{
+            if (proof[i] >= Q) return false;
+        }}
         uint256[3] memory mulIn;
         uint256[4] memory addIn;
         (addIn[0], addIn[1]) = icPoint(0);
@@ -104,7 +109,7 @@ contract Groth16Verifier {{
         uint256[24] memory p;
         // e(-A, B)
         p[0] = proof[0];
-        p[1] = proof[1] == 0 ? 0 : Q - (proof[1] % Q);
+        p[1] = proof[1] == 0 ? 0 : Q - proof[1];
         (p[2], p[3], p[4], p[5]) = (proof[2], proof[3], proof[4], proof[5]);
         // e(alpha, beta)
         (p[6], p[7]) = (ALPHA_X, ALPHA_Y);

@@ -87,6 +87,15 @@ impl Both {
     }
 }
 
+/// `w + q`, q the modulus of BN254's base field (coordinates are below q < 2^254: no overflow).
+fn plus_q(w: &Word) -> Word {
+    use alloy::primitives::U256;
+    let q: U256 = "21888242871839275222246405745257275088696311157297823662689037894645226208583"
+        .parse()
+        .unwrap();
+    (U256::from_be_bytes(*w) + q).to_be_bytes()
+}
+
 struct Rollup {
     keys: Keys,
     state: State,
@@ -193,6 +202,17 @@ async fn evm_and_mirror_agree() {
         l1.submit(root, batch.pubdata(), &tampered).await,
         Err(L1Error::InvalidProof)
     );
+    // each proof word written as itself plus the base field's modulus: the same point to the
+    // precompiles, so a second encoding of one proof; both L1s refuse it
+    for i in 0..8 {
+        let mut malleated = proof;
+        malleated[i] = plus_q(&proof[i]);
+        assert_eq!(
+            l1.submit(root, batch.pubdata(), &malleated).await,
+            Err(L1Error::InvalidProof),
+            "proof word {i} + q"
+        );
+    }
     let mut other = batch.pubdata().to_vec();
     other[12] ^= 1; // the deposit's owner byte: not the queue's entry
     assert_eq!(
