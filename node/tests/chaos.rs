@@ -10,7 +10,8 @@
 //! ```
 //!
 //! `FERRY_CHAOS_SECS` (default 180) is how long the chaos lasts, `FERRY_CHAOS_SEED` replays a
-//! run (the seed is printed), `FERRY_CHAOS_INTERVAL_MS` (default 500) the gap between sends.
+//! run (the seed is printed), `FERRY_CHAOS_INTERVAL_MS` (default 500) the gap between sends,
+//! and `FERRY_CHAOS_KEEP=1` keeps the run's directory (it is kept anyway when a check fails).
 
 use ferry_node::devnet::TestAccount;
 use ferry_node::rpc::FerryApiClient;
@@ -107,6 +108,16 @@ fn anvil_pid(state: &Path) -> Option<u32> {
     None
 }
 
+/// Whether `pid` is (still) an anvil process.
+fn is_anvil(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+        String::from_utf8_lossy(&c)
+            .split('\0')
+            .next()
+            .is_some_and(|a| a.ends_with("/anvil"))
+    })
+}
+
 fn kill9(pid: u32) -> bool {
     Command::new("kill")
         .args(["-9", &pid.to_string()])
@@ -114,7 +125,8 @@ fn kill9(pid: u32) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The run's directory (data, keys, `devnet.log`), deleted unless the test failed.
+/// The run's directory (data, keys, `devnet.log`), deleted unless the test failed or
+/// `FERRY_CHAOS_KEEP` is set.
 struct KeptOnFailure(Option<tempfile::TempDir>);
 
 impl KeptOnFailure {
@@ -125,7 +137,7 @@ impl KeptOnFailure {
 
 impl Drop for KeptOnFailure {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("FERRY_CHAOS_KEEP").is_some() {
             let dir = self.0.take().unwrap().keep();
             eprintln!("kept for a look: {}", dir.display());
         }
@@ -146,6 +158,8 @@ struct Kills {
     anvil: u32,
     anvil_not_found: u32,
     restart_secs: Vec<f64>,
+    /// anvils that outlived their killed devnet by more than 5 s.
+    orphans: Vec<u32>,
 }
 
 #[derive(Default, Debug)]
@@ -271,6 +285,7 @@ async fn chaos_kills_under_load_lose_and_double_nothing() {
                 }
                 let at = started.elapsed().as_secs_f64();
                 if rng.gen_bool(0.5) {
+                    let old_anvil = anvil_pid(&setup.state_file());
                     devnet.0.kill().unwrap();
                     devnet.0.wait().unwrap();
                     kills.devnet += 1;
@@ -280,6 +295,18 @@ async fn chaos_kills_under_load_lose_and_double_nothing() {
                     let took = t0.elapsed().as_secs_f64();
                     eprintln!("{at:6.1} s: devnet killed -9, back after {took:.1} s");
                     kills.restart_secs.push(took);
+                    // the devnet's watchdog takes its anvil with it: an orphan would go on
+                    // writing the state file under the restarted devnet's anvil
+                    if let Some(old) = old_anvil {
+                        let deadline = Instant::now() + Duration::from_secs(5);
+                        while is_anvil(old) && Instant::now() < deadline {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        if is_anvil(old) {
+                            eprintln!("{at:6.1} s: anvil {old} outlived its devnet");
+                            kills.orphans.push(old);
+                        }
+                    }
                 } else {
                     match anvil_pid(&setup.state_file()) {
                         Some(pid) if kill9(pid) => {
@@ -418,6 +445,11 @@ async fn chaos_kills_under_load_lose_and_double_nothing() {
     let wei = u128::from_str_radix(wei.trim_start_matches("0x"), 16).unwrap();
     assert_eq!(wei, l2_total * 1_000_000_000, "L1 wei == L2 gwei x 1e9");
 
+    assert!(
+        kills.orphans.is_empty(),
+        "anvils outlived their devnet: {:?}",
+        kills.orphans
+    );
     let restarts = &kills.restart_secs;
     eprintln!("chaos done, seed {seed}");
     eprintln!("  chaos            {chaos_secs:.0} s");
