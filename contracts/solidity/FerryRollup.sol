@@ -43,6 +43,8 @@ contract FerryRollup {
     uint256 public immutable transferSlots;
     uint256 public immutable withdrawSlots;
     uint256 public immutable exodusDelay;
+    /// @notice The only address that may submit batches: the deployer.
+    address public immutable operator;
 
     uint256 public stateRoot;
     uint256 public batchCount;
@@ -81,6 +83,7 @@ contract FerryRollup {
     error AlreadyExited(uint256 accountId);
     error BadMerkleProof();
     error TransferFailed();
+    error NotOperator();
 
     constructor(
         Groth16Verifier verifier_,
@@ -96,6 +99,7 @@ contract FerryRollup {
         stateRoot = genesisRoot;
         (depth, depositSlots, transferSlots, withdrawSlots) = (shape[0], shape[1], shape[2], shape[3]);
         exodusDelay = exodusDelay_;
+        operator = msg.sender;
         rolling.push(bytes32(0));
     }
 
@@ -136,6 +140,9 @@ contract FerryRollup {
     /// @param proof (A.x, A.y, B.x1, B.x0, B.y1, B.y0, C.x, C.y)
     function submitBatch(uint256 newRoot, bytes calldata pubdata, uint256[8] calldata proof) external {
         if (exodus) revert ExodusActive();
+        // a proving key is no secret: anyone else could prove a batch that takes the queue's
+        // head at account ids of its choosing and leave the operator's chain refused
+        if (msg.sender != operator) revert NotOperator();
         if (pubdata.length != pubdataLength()) revert BadPubdataLength();
 
         // deposits: the queue's head, in order

@@ -57,6 +57,9 @@ pub enum L1Error {
     /// Nothing credited to the caller.
     #[error("NothingToClaim")]
     NothingToClaim,
+    /// `submitBatch` from another address than the operator.
+    #[error("NotOperator")]
+    NotOperator,
     /// The deposit was processed, refunded, or does not exist.
     #[error("NotRefundable({0})")]
     NotRefundable(u64),
@@ -97,6 +100,9 @@ pub struct MirrorState {
     pub state_root: Word,
     /// Batches accepted.
     pub batch_count: u64,
+    /// The only address that may submit batches (the deployer).
+    #[serde(default)]
+    pub operator: L1Address,
     /// Every deposit ever queued.
     pub queue: Vec<PriorityOp>,
     /// Rolling commitments: `rolling[i+1] = keccak(rolling[i] ‖ keccak(deposit i))`.
@@ -195,12 +201,13 @@ pub fn word_of(x: &Fr) -> Word {
 }
 
 impl Mirror {
-    /// Deploys: `genesis_root` is the state the first batch starts from.
+    /// Deploys, by `operator`: `genesis_root` is the state the first batch starts from.
     pub fn new(
         vk: &ark_groth16::VerifyingKey<Curve>,
         params: CircuitParams,
         genesis_root: Fr,
         exodus_delay: u64,
+        operator: L1Address,
     ) -> Self {
         Self::restore(
             vk,
@@ -210,6 +217,7 @@ impl Mirror {
                 block: 0,
                 state_root: word_of(&genesis_root),
                 batch_count: 0,
+                operator,
                 queue: Vec::new(),
                 rolling: vec![[0; 32]],
                 queue_head: 0,
@@ -290,6 +298,7 @@ impl Mirror {
     /// `submitBatch(newRoot, pubdata, proof)`.
     pub fn submit_batch(
         &mut self,
+        caller: L1Address,
         new_root: Word,
         pubdata: &[u8],
         proof: &[Word; 8],
@@ -297,6 +306,9 @@ impl Mirror {
         let s = &self.state;
         if s.exodus {
             return Err(L1Error::ExodusActive);
+        }
+        if caller != s.operator {
+            return Err(L1Error::NotOperator);
         }
         if pubdata.len() != self.pubdata_len() {
             return Err(L1Error::BadPubdataLength);

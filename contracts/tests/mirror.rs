@@ -12,6 +12,9 @@ use ferry_contracts::{L1Error, Mirror};
 use ferry_prover::keys::Keys;
 use rand::SeedableRng;
 
+/// The address that deployed the mirror: the only one that may submit.
+const OPERATOR: L1Address = L1Address([0x0e; 20]);
+
 const PARAMS: CircuitParams = CircuitParams {
     depth: 2,
     deposits: 1,
@@ -49,7 +52,7 @@ impl Rollup {
             owner: L1Address([0xfe; 20]),
         };
         state.insert_genesis(AccountId(0), fee_account).unwrap();
-        let l1 = Mirror::new(keys.vk(), PARAMS, state.root(), 10);
+        let l1 = Mirror::new(keys.vk(), PARAMS, state.root(), 10, OPERATOR);
         let alice = PrivateKey::random(&mut rng);
         Self {
             keys,
@@ -96,7 +99,7 @@ impl Rollup {
 
     fn submit(&mut self, batch: &SealedBatch, proof: &[Word; 8]) -> Result<(), L1Error> {
         self.l1
-            .submit_batch(word_of(&batch.new_root()), batch.pubdata(), proof)
+            .submit_batch(OPERATOR, word_of(&batch.new_root()), batch.pubdata(), proof)
             .map(|_| ())
     }
 
@@ -124,17 +127,17 @@ fn deposit_withdraw_claim_and_every_rejection() {
     let mut other_pubdata = batch.pubdata().to_vec();
     other_pubdata[12] ^= 1; // the deposit's owner: no longer the queue's entry
     assert!(matches!(
-        r.l1.submit_batch(word_of(&batch.new_root()), &other_pubdata, &proof),
+        r.l1.submit_batch(OPERATOR, word_of(&batch.new_root()), &other_pubdata, &proof),
         Err(L1Error::DepositMismatch(0))
     ));
     let mut wrong_new_root = word_of(&batch.new_root());
     wrong_new_root[31] ^= 1;
     assert_eq!(
-        r.l1.submit_batch(wrong_new_root, batch.pubdata(), &proof),
+        r.l1.submit_batch(OPERATOR, wrong_new_root, batch.pubdata(), &proof),
         Err(L1Error::InvalidProof)
     );
     assert_eq!(
-        r.l1.submit_batch([0xff; 32], batch.pubdata(), &proof),
+        r.l1.submit_batch(OPERATOR, [0xff; 32], batch.pubdata(), &proof),
         Err(L1Error::InputOutOfField)
     );
     assert_eq!(r.l1.state.batch_count, 0);
@@ -210,7 +213,7 @@ fn exodus_refunds_exits_and_stops_batches() {
     let next = r.withdraw_batch(10, BOB);
     let proof = r.prove(&next);
     assert_eq!(
-        r.l1.submit_batch(word_of(&next.new_root()), next.pubdata(), &proof),
+        r.l1.submit_batch(OPERATOR, word_of(&next.new_root()), next.pubdata(), &proof),
         Err(L1Error::ExodusActive)
     );
 

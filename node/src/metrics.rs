@@ -55,6 +55,8 @@ pub struct Metrics {
     pub proofs_failed: AtomicU64,
     /// 1 while the L1 answers, 0 while it is unreachable or refusing.
     pub l1_up: AtomicU64,
+    /// 1 once the L1's verified chain differs from this node's (sealing stopped).
+    pub l1_diverged: AtomicU64,
     /// Sealed batches the L1 has not verified yet.
     pub l1_backlog: AtomicU64,
     /// Failed L1 submissions and reads (each retried).
@@ -84,7 +86,7 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, f64); 25] = [
+        let rows: [(&str, &str, &str, f64); 26] = [
             (
                 "ferry_txs_accepted_total",
                 "counter",
@@ -222,6 +224,12 @@ impl Metrics {
                 "gauge",
                 "1 while the L1 answers, 0 while it is unreachable or refusing.",
                 self.l1_up.load(Relaxed) as f64,
+            ),
+            (
+                "ferry_l1_diverged",
+                "gauge",
+                "1 once the L1's verified chain differs from this node's: sealing stopped.",
+                self.l1_diverged.load(Relaxed) as f64,
             ),
             (
                 "ferry_l1_backlog_batches",

@@ -71,7 +71,10 @@ impl Both {
         pubdata: &[u8],
         proof: &[Word; 8],
     ) -> Result<(), L1Error> {
-        let m = self.mirror.submit_batch(root, pubdata, proof).map(|_| ());
+        let m = self
+            .mirror
+            .submit_batch(ferry_node::l1::backend::operator(), root, pubdata, proof)
+            .map(|_| ());
         let e = evm_result(self.evm.submit_batch(root, pubdata, proof).await);
         assert_eq!(m, e, "submitBatch");
         self.conserved().await;
@@ -158,7 +161,13 @@ async fn evm_and_mirror_agree() {
         .await
         .unwrap();
     println!("deployment gas: {gas:?}");
-    let mirror = Mirror::new(keys.vk(), PARAMS, state.root(), DELAY);
+    let mirror = Mirror::new(
+        keys.vk(),
+        PARAMS,
+        state.root(),
+        DELAY,
+        ferry_node::l1::backend::operator(),
+    );
     let mut l1 = Both { mirror, evm };
     let alice = PrivateKey::random(&mut rng);
     let mut r = Rollup {
@@ -233,6 +242,17 @@ async fn evm_and_mirror_agree() {
         l1.submit(root, &batch.pubdata()[1..], &proof).await,
         Err(L1Error::BadPubdataLength)
     );
+    // only the operator submits: the same valid batch from anyone else is refused by both
+    // (a proving key is no secret, so anyone could prove a batch of their own)
+    let stranger = DEV_KEYS[1];
+    let m = l1
+        .mirror
+        .submit_batch(address_of(stranger).unwrap(), root, batch.pubdata(), &proof)
+        .map(|_| ());
+    let e = l1.evm.with_key(stranger).unwrap();
+    let e = evm_result(e.submit_batch(root, batch.pubdata(), &proof).await);
+    assert_eq!(m, Err(L1Error::NotOperator));
+    assert_eq!(e, Err(L1Error::NotOperator));
     l1.submit(root, batch.pubdata(), &proof).await.unwrap();
     assert_eq!(l1.mirror.state.state_root, word_of(&r.state.root()));
 

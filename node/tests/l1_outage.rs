@@ -143,3 +143,59 @@ async fn a_hung_l1_is_reported_fills_the_backlog_to_busy_and_is_caught_up() {
     drop(handle);
     join.await.unwrap();
 }
+
+/// Only the operator submits, but its key could be used elsewhere (or the node pointed at
+/// another deployment). Then L1 holds a batch this node did not seal: the node stops sealing
+/// and accepting, and says so (log, `ferry_chainInfo.l1.diverged`, `ferry_l1_diverged`),
+/// instead of sealing a chain that L1 will never take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_on_l1_this_node_did_not_seal_stops_it() {
+    use ferry_contracts::mirror::{fr_of, word_of};
+    use rand::SeedableRng;
+
+    let (_dir, chain, (handle, _join)) = on_anvil(1_000).await;
+    handle.submit(chain.transfer(1, 0)).await.unwrap();
+    until(&handle, 300, "a batch verified", |v| v.batch_count >= 1).await;
+    assert!(handle.l1.borrow().diverged.is_none());
+    assert_eq!(handle.metrics.l1_diverged.load(Relaxed), 0);
+
+    // someone holding the operator's key proves a batch of noops on L1's root and submits it
+    let v = handle.l1.borrow().clone();
+    let root: [u8; 32] = hex::decode(v.state_root.trim_start_matches("0x"))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let w = ferry_circuits::BatchWitness::noops(chain::PARAMS, fr_of(&root).unwrap());
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+    let proof = ferry_prover::prove(&chain.keys, &w, &mut rng).unwrap();
+    let evm = ferry_node::l1::evm::EvmL1::at(
+        v.url.as_deref().unwrap(),
+        ferry_node::l1::anvil::DEV_KEYS[0],
+        v.rollup.as_deref().unwrap().parse().unwrap(),
+    )
+    .unwrap();
+    evm.submit_batch(
+        word_of(&w.new_root),
+        &w.pubdata,
+        &ferry_contracts::evm::proof_words(&proof),
+    )
+    .await
+    .unwrap();
+
+    until(&handle, 60, "the divergence seen", |v| v.diverged.is_some()).await;
+    let why = handle.l1.borrow().diverged.clone().unwrap();
+    assert!(why.contains("the L1 verified 2 batches"), "{why}");
+    assert_eq!(handle.metrics.l1_diverged.load(Relaxed), 1);
+    let refused = handle.submit(chain.transfer(1, 1)).await.unwrap_err();
+    assert!(
+        matches!(&refused, SubmitError::Unavailable(m) if m.contains("another chain")),
+        "{refused}"
+    );
+    let sealed = handle.metrics.batches_sealed.load(Relaxed);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        handle.metrics.batches_sealed.load(Relaxed),
+        sealed,
+        "sealing stopped"
+    );
+}

@@ -9,7 +9,7 @@ use crate::storage::{Store, Writes, L1, META};
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::L1Address;
 use ferry_circuits::{CircuitParams, Fr};
-use ferry_contracts::mirror::{word_of, GWEI};
+use ferry_contracts::mirror::{word_of, MirrorState, GWEI};
 use ferry_contracts::Mirror;
 use ferry_prover::Curve;
 use serde::{Deserialize, Serialize};
@@ -65,10 +65,23 @@ pub struct L1View {
     pub batch_count: u64,
     /// Deposits queued (processed or not).
     pub queue_len: u64,
+    /// Deposits the verified batches took (the queue's head).
+    #[serde(default)]
+    pub queue_head: u64,
+    /// Set when the L1's verified chain is not this node's (its root, batch count or queue
+    /// head differ): the node stops sealing and submitting, and says why here.
+    #[serde(default)]
+    pub diverged: Option<String>,
     /// Why the sequencer's last L1 call failed, while L1 calls fail (the figures above are
     /// then the last ones read); `null` while the L1 answers.
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// The address that deploys the rollup and alone submits batches: anvil's first dev account,
+/// on the embedded L1 too.
+pub fn operator() -> L1Address {
+    super::evm::address_of(DEV_KEYS[0]).expect("a valid dev key")
 }
 
 /// The L1 behind a sequencer.
@@ -109,10 +122,15 @@ impl L1Backend {
     ) -> Result<Self, String> {
         match cfg {
             L1Config::Embedded { exodus_delay } => {
+                let operator = operator();
                 let mirror = match store.get(L1, &"mirror").map_err(|e| e.to_string())? {
+                    // a mirror saved before it knew its operator was deployed by this node
+                    Some(s) if s.operator == L1Address::default() => {
+                        Mirror::restore(vk, MirrorState { operator, ..s })
+                    }
                     Some(s) => Mirror::restore(vk, s),
                     None => {
-                        let mut m = Mirror::new(vk, params, genesis_root, *exodus_delay);
+                        let mut m = Mirror::new(vk, params, genesis_root, *exodus_delay, operator);
                         m.state.genesis_wei = genesis_wei;
                         m
                     }
@@ -271,7 +289,7 @@ impl L1Backend {
     ) -> Result<(), String> {
         match self {
             Self::Embedded { mirror, .. } => mirror
-                .submit_batch(new_root, pubdata, proof)
+                .submit_batch(operator(), new_root, pubdata, proof)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             Self::Evm { l1, .. } => bounded(l1.submit_batch(new_root, pubdata, proof))
@@ -308,6 +326,8 @@ impl L1Backend {
                 state_root: hex_word(&mirror.state.state_root),
                 batch_count: mirror.state.batch_count,
                 queue_len: mirror.state.queue.len() as u64,
+                queue_head: mirror.state.queue_head,
+                diverged: None,
                 error: None,
             }),
             Self::Evm { l1, anvil, .. } => {
@@ -319,6 +339,8 @@ impl L1Backend {
                         state_root: hex_word(&l1.state_root().await?),
                         batch_count: l1.batch_count().await?,
                         queue_len: l1.queue_length().await?,
+                        queue_head: l1.queue_head().await?,
+                        diverged: None,
                         error: None,
                     })
                 })

@@ -75,6 +75,7 @@ fn decode_revert(e: alloy::contract::Error) -> EvmError {
             E::AlreadyExited(x) => L1Error::AlreadyExited(x.accountId.to::<u64>()),
             E::BadMerkleProof(_) => L1Error::BadMerkleProof,
             E::TransferFailed(_) => L1Error::TransferFailed,
+            E::NotOperator(_) => L1Error::NotOperator,
         });
     }
     if let Some(Groth16Verifier::Groth16VerifierErrors::InputOutOfField(_)) =
@@ -472,6 +473,12 @@ impl EvmL1 {
             .call()
             .await
             .map_err(node_err)?;
+        Ok(r.to::<u64>())
+    }
+
+    /// Deposits the verified batches took.
+    pub async fn queue_head(&self) -> Result<u64, EvmError> {
+        let r = self.contract().queueHead().call().await.map_err(node_err)?;
         Ok(r.to::<u64>())
     }
 

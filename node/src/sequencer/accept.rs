@@ -34,6 +34,11 @@ impl Sequencer {
         {
             return Err(SubmitError::Known(inc.hash));
         }
+        if let Some(why) = &self.diverged {
+            return Err(SubmitError::Unavailable(format!(
+                "the L1 holds another chain than this node ({why}); nothing is accepted"
+            )));
+        }
         let waiting = self.next_batch.saturating_sub(self.next_submit);
         if waiting >= self.cfg.l1_backlog {
             return Err(SubmitError::L1Backlog {

@@ -131,6 +131,9 @@ pub struct Sequencer {
     /// The lowest batch the L1 has not verified: proofs go to L1 from here, in order.
     next_submit: u64,
     l1_health: L1Health,
+    /// Why the L1's verified chain is not this node's, once seen: sealing, submitting and
+    /// accepting stop for good (an operator must look).
+    diverged: Option<String>,
     events: tokio::sync::broadcast::Sender<StoredBatch>,
     metrics: Arc<Metrics>,
     /// Whether proofs come back (not with [`Prover::Discard`]).
@@ -216,6 +219,7 @@ impl Sequencer {
                 retry_at: std::time::Instant::now(),
                 delay: L1_RETRY_MIN,
             },
+            diverged: None,
             events,
             metrics,
             proves,
@@ -386,12 +390,18 @@ impl Sequencer {
         Ok(())
     }
 
-    async fn publish_l1(&self) {
+    async fn publish_l1(&mut self) {
         match self.l1.view().await {
             Ok(v) => {
-                // the view's figures from L1; its error is the sequencer's own
+                self.watch_l1(&v);
+                // the view's figures from L1; its error and divergence are the sequencer's own
                 let error = self.l1_health.down.clone();
-                let v = L1View { error, ..v };
+                let diverged = self.diverged.clone();
+                let v = L1View {
+                    error,
+                    diverged,
+                    ..v
+                };
                 self.l1_view.send_if_modified(|old| {
                     let changed = *old != v;
                     *old = v;

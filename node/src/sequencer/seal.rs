@@ -6,6 +6,9 @@ impl Sequencer {
     /// Seals a batch if there is anything to seal and the proving pipeline has room;
     /// returns whether it did.
     pub(super) fn seal_if_possible(&mut self) -> bool {
+        if self.diverged.is_some() {
+            return false; // what it sealed could never go to L1
+        }
         let queued = self.deposits.len() as u64;
         if self.mempool.is_empty() && self.deposit_cursor >= queued {
             return false;

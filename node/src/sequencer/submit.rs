@@ -55,7 +55,7 @@ impl Sequencer {
     /// verified, until one is missing or the L1 fails (then it waits for the next retry).
     pub(super) async fn submit_ready(&mut self) {
         let mut rewound = false;
-        while self.l1_health.due() {
+        while self.l1_health.due() && self.diverged.is_none() {
             let n = self.next_submit;
             let batch = match self.store.get(BATCHES, &n) {
                 Ok(Some(b)) => b,
@@ -92,7 +92,7 @@ impl Sequencer {
                     // the L1 may have taken it already (an answer lost), or lost batches it
                     // had verified (anvil restarted from a state saved before them)
                     match self.l1.view().await {
-                        Ok(v) if v.batch_count > n => {
+                        Ok(v) if v.batch_count > n && self.l1_agrees(&v).is_ok() => {
                             info!(batch = n, "the L1 had verified the batch already");
                             self.verified(batch).await;
                             continue;
@@ -114,6 +114,74 @@ impl Sequencer {
             &self.metrics.l1_backlog,
             self.next_batch.saturating_sub(self.next_submit),
         );
+    }
+
+    /// Whether the L1's verified chain is a prefix of this node's: no more batches than it
+    /// sealed, the root after them that of its own batch, and the queue head where its own
+    /// batches left it. Anything else means another chain went to L1 (the operator's key
+    /// used elsewhere, or a node pointed at another deployment).
+    pub(super) fn l1_agrees(&self, v: &L1View) -> Result<(), String> {
+        let count = v.batch_count;
+        if count > self.next_batch {
+            return Err(format!(
+                "the L1 verified {count} batches, this node sealed {}",
+                self.next_batch
+            ));
+        }
+        let Some(last) = count.checked_sub(1) else {
+            return Ok(());
+        };
+        let ours = self
+            .store
+            .get(BATCHES, &last)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("batch {last} is missing here"))?;
+        if ours.new_root != v.state_root {
+            return Err(format!(
+                "after {count} batches the L1's root is {}, this node's {}",
+                v.state_root, ours.new_root
+            ));
+        }
+        let head = self.queue_head_after(last)?;
+        if head != v.queue_head {
+            return Err(format!(
+                "after {count} batches the L1's deposit queue head is {}, this node's {head}",
+                v.queue_head
+            ));
+        }
+        Ok(())
+    }
+
+    /// The deposits batches `0..=n` took: one past the last queue index among them.
+    fn queue_head_after(&self, n: u64) -> Result<u64, String> {
+        for k in (0..=n).rev() {
+            let b = self
+                .store
+                .get(BATCHES, &k)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("batch {k} is missing here"))?;
+            if let Some((i, _)) = b.deposits.iter().max_by_key(|(i, _)| *i) {
+                return Ok(i + 1);
+            }
+        }
+        Ok(0)
+    }
+
+    /// Compares a fresh L1 view with this node's chain; on the first difference, stops
+    /// sealing and submitting and says so (log, `ferry_chainInfo.l1.diverged`, metric).
+    pub(super) fn watch_l1(&mut self, v: &L1View) {
+        if self.diverged.is_some() {
+            return;
+        }
+        if let Err(why) = self.l1_agrees(v) {
+            error!(
+                error = %why,
+                "the L1 holds another chain than this node: sealing and submitting stopped; \
+                 find who else submits with the operator's key, or rebuild with `ferry restore`"
+            );
+            Metrics::set(&self.metrics.l1_diverged, 1);
+            self.diverged = Some(why);
+        }
     }
 
     /// Records batch `next_submit` as verified on L1.
