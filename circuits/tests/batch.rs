@@ -122,7 +122,7 @@ proptest! {
                 Op::Deposit { id, key, amount } => {
                     let d = ferry_circuits::ops::deposit::Deposit {
                         pubkey: keys[key as usize].public_key(),
-                        owner: owner(0x40),
+                        owner: owner(key as u8),
                         amount: ferry_circuits::ops::Amount(amount),
                     };
                     let r = b.deposit(AccountId(id), &d);

@@ -25,7 +25,7 @@ fn deposit_creates_an_account_with_the_depositor_as_owner() {
     let w = deposit_batch(&mut world, 5, 2, 123_456);
     let acc = world.state.account(AccountId(5)).unwrap();
     assert_eq!(acc.balance, 123_456);
-    assert_eq!(acc.owner, owner(0x40));
+    assert_eq!(acc.owner, owner(2));
     assert_eq!(acc.pubkey, world.keys[2].public_key());
     assert_eq!(w.pubdata[3], 3); // op code right after the 3-byte header
 }
@@ -256,4 +256,28 @@ fn a_deposit_marked_refunded_leaves_the_tree_alone() {
     assert_eq!(computed.pubdata.unwrap()[3], 4);
     // and it cannot claim the credited root with a refund record
     assert!(!ferry_circuits::circuit::is_satisfied_with(&w, &ov).unwrap());
+}
+
+/// Front-running: someone deposits 1 for Alice's key before Alice deposits. Had it credited
+/// Alice's account, its owner (the first depositor) would take the whole balance in exodus.
+/// An account is its key and its owner: a deposit from another L1 address cannot credit it.
+#[test]
+fn a_deposit_from_another_owner_cannot_credit_an_account() {
+    let mut world = World::new(2, 1_000);
+    let mut d = world.deposit_for(1, 500);
+    d.owner = owner(0x66); // not account 1's owner
+    let root = world.state.root();
+    let err = world.builder().deposit(AccountId(1), &d).unwrap_err();
+    assert!(matches!(
+        err,
+        ferry_circuits::BatchError::Op {
+            error: TxError::SlotTaken(_),
+            ..
+        }
+    ));
+    assert_eq!(world.state.root(), root);
+    // a dishonest prover: the honest credit of account 1, with the record's owner swapped
+    let mut w = deposit_batch(&mut world, 1, 1, 500);
+    w.deposits[0].op.as_mut().unwrap().1.owner = owner(0x66);
+    assert_rejected(&w, &Overrides::default());
 }

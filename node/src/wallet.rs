@@ -25,7 +25,8 @@ pub enum WalletCommand {
         /// Amount in gwei.
         #[arg(long)]
         amount: u64,
-        /// The depositing L1 address (owner of a new account).
+        /// The depositing L1 address: it credits the account of this key that it owns, or
+        /// opens one (an account is its key and its owner together).
         #[arg(long, default_value = "0x00000000000000000000000000000000000000d1")]
         owner: L1Address,
     },

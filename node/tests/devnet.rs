@@ -460,11 +460,8 @@ async fn deposits_that_cannot_apply_are_refunded_on(l1: &str) {
     let (_devnet, c) = start_with(dir.path(), port, l1, 16).await;
     let acc = accounts(dir.path());
     let overflows = u64::MAX - acc[1].balance + 1;
-    let (alice, bob, carol) = (
-        L1Address([0xa1; 20]),
-        L1Address([0xb0; 20]),
-        L1Address([0xc0; 20]),
-    );
+    // each depositor owns the account it deposits to (an account is its key and its owner)
+    let (alice, bob, carol) = (acc[1].owner, L1Address([0xb0; 20]), acc[2].owner);
     let fresh = PrivateKey::from_hex(&"07".repeat(32)).unwrap().public_key();
     let first = c
         .devnet_deposit(acc[1].pubkey, overflows, alice)

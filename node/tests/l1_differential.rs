@@ -256,10 +256,12 @@ async fn evm_and_mirror_agree() {
     l1.submit(root, batch.pubdata(), &proof).await.unwrap();
     assert_eq!(l1.mirror.state.state_root, word_of(&r.state.root()));
 
-    // skipped / reordered deposits: queue Bob's then Alice's; a batch taking Alice's first
+    // skipped / reordered deposits: queue Bob's, then Bob front-running Alice (1 gwei for
+    // her key), then Alice's; a batch taking Alice's first
     let bob_key = PrivateKey::random(&mut r.rng);
     let bob_pk = r.pk(&bob_key);
     l1.deposit(bob_l1, 1_000 * GWEI, bob_pk).await.unwrap();
+    l1.deposit(bob_l1, GWEI, alice_pk).await.unwrap();
     l1.deposit(alice_l1, 300 * GWEI, alice_pk).await.unwrap();
     let mut wrong_state = r.state.clone();
     let d_alice = Deposit {
@@ -272,13 +274,25 @@ async fn evm_and_mirror_agree() {
         .submit(word_of(&skipping.new_root()), skipping.pubdata(), &p)
         .await;
     assert_eq!(res, Err(L1Error::DepositMismatch(1)));
-    // in order: Bob's (new account 2), then Alice's
+    // in order: Bob's (new account 2), Bob's for Alice's key (it cannot credit Alice's
+    // account, whose owner is Alice: it opens account 3, owned by Bob), then Alice's
     let d_bob = Deposit {
         pubkey: bob_key.public_key(),
         owner: bob_addr,
         amount: Amount(1_000),
     };
-    for (id, dep) in [(2, d_bob), (1, d_alice)] {
+    let d_front = Deposit {
+        pubkey: r.alice.public_key(),
+        owner: bob_addr,
+        amount: Amount(1),
+    };
+    let mut scratch = r.state.clone();
+    let mut b = BatchBuilder::new(&mut scratch, PARAMS, AccountId(0));
+    assert!(
+        b.deposit(AccountId(1), &d_front).is_err(),
+        "a deposit from Bob credits no account of Alice's"
+    );
+    for (id, dep) in [(2, d_bob), (3, d_front), (1, d_alice)] {
         let b = Rollup::deposit_batch(&mut r.state, id, dep);
         let p = r.prove(&b);
         l1.submit(word_of(&b.new_root()), b.pubdata(), &p)
@@ -311,7 +325,7 @@ async fn evm_and_mirror_agree() {
         forged[byte] ^= 1;
         assert_eq!(
             l1.submit(root, &forged, &p).await,
-            Err(L1Error::DepositMismatch(3)),
+            Err(L1Error::DepositMismatch(4)),
             "a refund of another {what} than the queue's"
         );
     }
@@ -370,20 +384,20 @@ async fn evm_and_mirror_agree() {
             .await,
         Err(L1Error::ExodusActive)
     );
-    let m = l1.mirror.refund_deposit(4).map(|_| ());
-    assert_eq!(m, evm_result(l1.evm.refund_deposit(4).await));
+    let m = l1.mirror.refund_deposit(5).map(|_| ());
+    assert_eq!(m, evm_result(l1.evm.refund_deposit(5).await));
+    let m = l1.mirror.refund_deposit(5).map(|_| ());
+    assert_eq!(m, Err(L1Error::NotRefundable(5)));
+    assert_eq!(m, evm_result(l1.evm.refund_deposit(5).await));
+    // Carol's deposit went back to her in a batch: not a second time
     let m = l1.mirror.refund_deposit(4).map(|_| ());
     assert_eq!(m, Err(L1Error::NotRefundable(4)));
     assert_eq!(m, evm_result(l1.evm.refund_deposit(4).await));
-    // Carol's deposit went back to her in a batch: not a second time
-    let m = l1.mirror.refund_deposit(3).map(|_| ());
-    assert_eq!(m, Err(L1Error::NotRefundable(3)));
-    assert_eq!(m, evm_result(l1.evm.refund_deposit(3).await));
     l1.conserved().await;
 
     // exits against the last verified root (before `after`)
     let mut verified = State::new(PARAMS.depth);
-    for id in 0..3u32 {
+    for id in 0..4u32 {
         let mut a = *r.state.account(AccountId(id)).unwrap();
         if id == 1 {
             a.balance += 10; // undo the unverified withdrawal
@@ -410,7 +424,30 @@ async fn evm_and_mirror_agree() {
     let m = l1.mirror.exit(1, &alice_acc, &sib);
     assert_eq!(m, Err(L1Error::AlreadyExited(1)));
     assert_eq!(m, evm_result(l1.evm.exit(1, &alice_acc, &sib).await));
+    // Alice exits with what she deposited (less her withdrawals), Bob's front-running gwei
+    // exits to Bob alone
+    assert_eq!(alice_acc.balance, 5_000 + 300 - 100 - 1_100);
+    assert_eq!(
+        l1.mirror
+            .state
+            .pending
+            .get(&address_of(alice_l1).unwrap())
+            .copied(),
+        Some(u128::from(alice_acc.balance) * GWEI)
+    );
+    let front = *verified.account(AccountId(3)).unwrap();
+    assert_eq!((front.balance, front.owner), (1, bob_addr));
+    let sib3: Vec<[Word; 3]> = verified
+        .path(AccountId(3))
+        .siblings
+        .iter()
+        .map(|l| l.map(|x| word_of(&x)))
+        .collect();
+    let m = l1.mirror.exit(3, &front, &sib3);
+    assert_eq!(m, evm_result(l1.evm.exit(3, &front, &sib3).await));
+    assert_eq!(l1.mirror.state.pending.get(&bob_addr).copied(), Some(GWEI));
     l1.claim(alice_l1).await.unwrap();
+    l1.claim(bob_l1).await.unwrap();
     l1.conserved().await;
 }
 
@@ -422,13 +459,15 @@ async fn instant_withdrawal_is_claimable_in_the_verifying_block() {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
     let alice = PrivateKey::random(&mut rng);
     let mut state = State::new(PARAMS.depth);
-    // genesis: alice's account 1 and the fee account 0
+    // genesis: alice's account 1, owned by the L1 address she deposits from, and the fee
+    // account 0
+    let alice_l1 = address_of(DEV_KEYS[1]).unwrap();
     for (id, k) in [(0u32, PrivateKey::random(&mut rng)), (1, alice.clone())] {
         let a = Account {
             pubkey: k.public_key(),
             balance: 0,
             nonce: 0,
-            owner: L1Address([id as u8; 20]),
+            owner: if id == 1 { alice_l1 } else { L1Address([0; 20]) },
         };
         state.insert_genesis(AccountId(id), a).unwrap();
     }

@@ -13,7 +13,6 @@
 //! - `ferry devnet --followers 1 --provers 1` starts both, and they die with it.
 
 use ferry_circuits::eddsa::PrivateKey;
-use ferry_circuits::ops::L1Address;
 use ferry_node::devnet::TestAccount;
 use ferry_node::net::wire::{BatchBody, SignedBatch};
 use ferry_node::net::{NetConfig, NetEvent, Role};
@@ -198,7 +197,7 @@ async fn sequencer_follower_and_prover_worker() {
     // a deposit that would overflow account 1: refunded in a batch the follower re-executes
     // (and `ferry restore` below replays from L1)
     let overflows = u64::MAX - acc[1].balance + 1;
-    s.devnet_deposit(acc[1].pubkey, overflows, L1Address([0xa1; 20]))
+    s.devnet_deposit(acc[1].pubkey, overflows, acc[1].owner)
         .await
         .unwrap();
     // a transfer through the sequencer, one through the follower: both included, and the

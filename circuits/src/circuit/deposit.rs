@@ -2,7 +2,9 @@
 //!
 //! Proves, when enabled: either the slot is empty (leaf 0) and becomes a new account with the
 //! deposit's key, balance = amount, nonce 0 and owner = depositor; or the slot holds an account
-//! with the deposit's key, which is credited without overflow (nonce and owner unchanged).
+//! with the deposit's key *and* the depositor as owner, which is credited without overflow
+//! (nonce and owner unchanged). An account is its key and its owner together, so value one L1
+//! address deposits can never become claimable by another in exodus.
 //! Every value it applies is the one in its record, which the L1 contract matches against
 //! the priority queue. Or, when refunded: the record is the queued deposit with op code 4 and
 //! id 0, and the slot changes nothing (the contract credits the amount back to the depositor;
@@ -84,6 +86,10 @@ pub fn apply_deposit(
         .conditional_enforce_equal(root, &applies)?;
 
     let amount = num(&amount_bits);
+    // crediting an existing account: its owner is the depositor
+    let credits = applies.clone() & !is_new.clone();
+    old.owner
+        .conditional_enforce_equal(&num(&owner_bits), &credits)?;
     let new = AccountVar {
         pk_x: pk_x.clone(),
         pk_y: pk_y.clone(),

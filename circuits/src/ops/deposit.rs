@@ -1,6 +1,7 @@
 //! Deposit: an L1 `deposit(pubkey)` taken from the priority queue, in order. It credits the
-//! account at the id the sequencer chose if that account has the same key, or creates the
-//! account there (owner = depositor, nonce 0) if the slot is empty.
+//! account at the id the sequencer chose if that account has the same key and the depositor
+//! as its owner, or creates the account there (owner = depositor, nonce 0) if the slot is
+//! empty.
 //!
 //! Public data (96 bytes): `03 | account_id:3 | amount:8 | owner:20 | pubkey.x:32 | pubkey.y:32`.
 //!
@@ -107,7 +108,11 @@ impl State {
                 nonce: 0,
                 owner: d.owner,
             },
-            Some(a) if a.pubkey != d.pubkey => return Err(TxError::SlotTaken(id)),
+            // an account is its key and its owner: a deposit from another L1 address opens
+            // an account of its own, so that no one can make value claimable by another
+            Some(a) if a.pubkey != d.pubkey || a.owner != d.owner => {
+                return Err(TxError::SlotTaken(id))
+            }
             Some(a) => Account {
                 balance: a
                     .balance

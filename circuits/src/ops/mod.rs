@@ -142,8 +142,8 @@ pub enum TxError {
     /// The fee is not representable in the packed fee format.
     #[error("fee {0} is not representable (mantissa < 2^11 times a power of ten)")]
     FeeNotPackable(u64),
-    /// A deposit names an occupied slot whose key differs from the deposit's.
-    #[error("deposit targets account {0}, which belongs to another key")]
+    /// A deposit names an occupied slot whose key or owner differs from the deposit's.
+    #[error("deposit targets account {0}, which belongs to another key or another L1 owner")]
     SlotTaken(AccountId),
     /// A malformed L1 address.
     #[error("malformed L1 address")]

@@ -93,10 +93,12 @@ impl World {
         tx.sign(CHAIN, k).verify(CHAIN, &k.public_key()).unwrap()
     }
 
+    /// A deposit for key `key_index` from its own L1 address (`owner(key_index)`, the owner
+    /// of the genesis account of that key).
     pub fn deposit_for(&self, key_index: u32, amount: u64) -> Deposit {
         Deposit {
             pubkey: self.keys[key_index as usize].public_key(),
-            owner: owner(0x40),
+            owner: owner(key_index as u8),
             amount: Amount(amount),
         }
     }

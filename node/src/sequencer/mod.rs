@@ -121,6 +121,8 @@ pub struct Sequencer {
     deposit_cursor: u64,
     deposits: Vec<Deposit>,
     by_pubkey: HashMap<PublicKey, AccountId>,
+    /// The account each (key, L1 owner) pair's deposits credit: the lowest id holding both.
+    by_key_owner: HashMap<(PublicKey, ferry_circuits::ops::L1Address), AccountId>,
     next_free: u32,
     rx: mpsc::Receiver<Command>,
     prove_tx: mpsc::Sender<(u64, BatchWitness)>,
@@ -175,11 +177,14 @@ impl Sequencer {
         let proves = !matches!(prover, Prover::Discard);
         let prover_capacity = spawn_prover(prover, prove_rx, proof_tx, metrics.clone());
         let mut by_pubkey = HashMap::new();
+        let mut by_key_owner = HashMap::new();
         let mut next_free = 0;
         for (id, a) in state.accounts() {
-            // the lowest id holding a key takes its deposits (the order of the state's map
-            // is arbitrary)
+            // the lowest id holding a key (and owner) takes its deposits (the order of the
+            // state's map is arbitrary)
             let first = by_pubkey.entry(a.pubkey).or_insert(id);
+            *first = (*first).min(id);
+            let first = by_key_owner.entry((a.pubkey, a.owner)).or_insert(id);
             *first = (*first).min(id);
             next_free = next_free.max(id.0 + 1);
         }
@@ -208,6 +213,7 @@ impl Sequencer {
             deposit_cursor: recovered.deposit_cursor,
             deposits: recovered.deposits,
             by_pubkey,
+            by_key_owner,
             next_free,
             rx,
             prove_tx,

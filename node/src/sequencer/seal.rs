@@ -64,7 +64,7 @@ impl Sequencer {
         {
             let idx = self.deposit_cursor + deposits.len() as u64;
             let d = self.deposits[idx as usize];
-            let known = self.by_pubkey.get(&d.pubkey).copied();
+            let known = self.by_key_owner.get(&(d.pubkey, d.owner)).copied();
             let id = known.unwrap_or(AccountId(next_free));
             match b.deposit(id, &d) {
                 Ok(()) => {
@@ -164,6 +164,7 @@ impl Sequencer {
 
         for (_, id, d) in applied() {
             self.by_pubkey.entry(d.pubkey).or_insert(*id);
+            self.by_key_owner.entry((d.pubkey, d.owner)).or_insert(*id);
         }
         self.next_free = next_free;
         self.deposit_cursor += deposits.len() as u64;
