@@ -467,7 +467,11 @@ async fn instant_withdrawal_is_claimable_in_the_verifying_block() {
             pubkey: k.public_key(),
             balance: 0,
             nonce: 0,
-            owner: if id == 1 { alice_l1 } else { L1Address([0; 20]) },
+            owner: if id == 1 {
+                alice_l1
+            } else {
+                L1Address([0; 20])
+            },
         };
         state.insert_genesis(AccountId(id), a).unwrap();
     }
