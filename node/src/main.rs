@@ -247,7 +247,45 @@ fn init_logs() {
         .init();
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", human(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as one plain sentence for a person: its chain of causes, an RPC refusal as the
+/// node's own message (not a Debug dump of the error object), and never a backtrace.
+fn human(e: &anyhow::Error) -> String {
+    use jsonrpsee::core::ClientError;
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = match cause.downcast_ref::<ClientError>() {
+            Some(ClientError::Call(obj)) => obj.message().to_string(),
+            Some(ClientError::Transport(t)) => {
+                // the innermost cause says why (refused, timed out, bad address)
+                let mut why: &dyn std::error::Error = t.as_ref();
+                while let Some(next) = why.source() {
+                    why = next;
+                }
+                parts.push(format!("cannot reach the node: {why}"));
+                break;
+            }
+            Some(other) => other.to_string(),
+            None => cause.to_string(),
+        };
+        // a cause that a message already quotes is said once
+        if !parts.last().is_some_and(|p| p.ends_with(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+fn run() -> Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     match cli.command {

@@ -170,6 +170,19 @@ impl Sender {
     }
 }
 
+/// Whether a transaction's amount (packed in transfers only) and fee can be packed.
+fn packable(amount: u64, fee: u64, packed_amount: bool) -> Result<()> {
+    use ferry_circuits::ops::amount::{AMOUNT_FORMAT, FEE_FORMAT};
+    use ferry_circuits::ops::TxError;
+    if packed_amount && AMOUNT_FORMAT.pack(amount).is_none() {
+        return Err(TxError::AmountNotPackable(amount).into());
+    }
+    if FEE_FORMAT.pack(fee).is_none() {
+        return Err(TxError::FeeNotPackable(fee).into());
+    }
+    Ok(())
+}
+
 /// Runs a wallet command.
 pub async fn run(cmd: WalletCommand) -> Result<()> {
     match cmd {
@@ -199,6 +212,8 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
             amount,
             opts,
         } => {
+            // refused here, before the node is asked, with the amounts that would do
+            packable(amount, opts.fee, true)?;
             let s = Sender::connect(&common, &opts).await?;
             let tx = Transfer {
                 from: s.from,
@@ -220,6 +235,7 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
             amount,
             opts,
         } => {
+            packable(amount, opts.fee, false)?;
             let s = Sender::connect(&common, &opts).await?;
             let tx = Withdraw {
                 from: s.from,

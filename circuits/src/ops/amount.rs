@@ -90,6 +90,36 @@ impl FloatFormat {
         }
     }
 
+    /// The packable values nearest `value`: the largest at or below it and the smallest at or
+    /// above it (`None` above the largest packable value). Both are `value` when it packs.
+    pub fn nearest(&self, value: u64) -> (u64, Option<u64>) {
+        let max_m = 1u64 << self.mantissa_bits;
+        let mut unit = 1u64;
+        while value / unit >= max_m {
+            unit *= 10;
+        }
+        let below = value / unit * unit;
+        if below == value {
+            return (value, Some(value));
+        }
+        // one more unit, or, when that mantissa no longer fits, the next power's multiple
+        let above = if value / unit + 1 < max_m {
+            (value / unit + 1).checked_mul(unit)
+        } else {
+            unit.checked_mul(10)
+                .and_then(|u| value.div_ceil(u).checked_mul(u))
+        };
+        (below, above.filter(|a| self.pack(*a).is_some()))
+    }
+
+    /// "the nearest amounts that can are a and b", for an error message about `value`.
+    pub fn hint(&self, value: u64) -> String {
+        match self.nearest(value) {
+            (below, Some(above)) => format!("the nearest that can are {below} and {above}"),
+            (below, None) => format!("the nearest that can is {below}"),
+        }
+    }
+
     /// The largest value with no trailing-zero requirement (every value up to it packs).
     pub fn exact_limit(&self) -> u64 {
         (1 << self.mantissa_bits) - 1
@@ -128,7 +158,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn nearest_packable_values() {
+        assert_eq!(AMOUNT_FORMAT.nearest(524_289), (524_280, Some(524_290)));
+        assert_eq!(AMOUNT_FORMAT.nearest(1_000), (1_000, Some(1_000)));
+        // 5_242_880 would need mantissa 2^19 at exponent 1: the next one up is 52_429·10²
+        assert_eq!(
+            AMOUNT_FORMAT.nearest(5_242_879),
+            (5_242_870, Some(5_242_900))
+        );
+        assert_eq!(FEE_FORMAT.nearest(2_049), (2_040, Some(2_050)));
+        assert_eq!(
+            AMOUNT_FORMAT.hint(524_289),
+            "the nearest that can are 524280 and 524290"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn nearest_brackets_and_packs(v in 0u64..u64::MAX / 100) {
+            let (below, above) = AMOUNT_FORMAT.nearest(v);
+            prop_assert!(below <= v && AMOUNT_FORMAT.pack(below).is_some());
+            let above = above.expect("below u64::MAX / 100 there is one above");
+            prop_assert!(above >= v && AMOUNT_FORMAT.pack(above).is_some());
+        }
+
         #[test]
         fn pack_roundtrips(m in 0u64..(1 << 19), e in 0u32..14) {
             let v = m * 10u64.pow(e);

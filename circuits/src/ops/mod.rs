@@ -137,10 +137,10 @@ pub enum TxError {
     #[error("nonce of account {0} would overflow")]
     NonceOverflow(AccountId),
     /// The amount is not representable in the packed transfer format.
-    #[error("amount {0} is not representable (mantissa < 2^19 times a power of ten)")]
+    #[error("amount {0} cannot be packed; {hint}", hint = amount::AMOUNT_FORMAT.hint(*.0))]
     AmountNotPackable(u64),
     /// The fee is not representable in the packed fee format.
-    #[error("fee {0} is not representable (mantissa < 2^11 times a power of ten)")]
+    #[error("fee {0} cannot be packed; {hint}", hint = amount::FEE_FORMAT.hint(*.0))]
     FeeNotPackable(u64),
     /// A deposit names an occupied slot whose key or owner differs from the deposit's.
     #[error("deposit targets account {0}, which belongs to another key or another L1 owner")]

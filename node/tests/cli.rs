@@ -1,0 +1,80 @@
+//! The `ferry` command's errors, as a person reads them: one line, `error: ` and a plain
+//! sentence, with no backtrace even when `RUST_BACKTRACE` is set and no Debug dump.
+
+use std::process::Command;
+
+/// Runs `ferry` with `args` and a backtrace requested; its stderr, after checking it failed.
+fn fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn one_sentence(err: &str) {
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for dump in ["backtrace", "Backtrace", "ErrorObject", "{", "Call("] {
+        assert!(!err.contains(dump), "{dump} in: {err}");
+    }
+}
+
+#[test]
+fn an_unpackable_amount_says_which_amounts_would_do() {
+    let key = "07".repeat(32);
+    let err = fails(&[
+        "wallet",
+        "transfer",
+        "--rpc",
+        "http://127.0.0.1:1",
+        "--key",
+        &key,
+        "--to",
+        "2",
+        "--amount",
+        "524289",
+    ]);
+    one_sentence(&err);
+    assert_eq!(
+        err.trim(),
+        "error: amount 524289 cannot be packed; the nearest that can are 524280 and 524290"
+    );
+    let err = fails(&[
+        "wallet",
+        "withdraw",
+        "--rpc",
+        "http://127.0.0.1:1",
+        "--key",
+        &key,
+        "--to-l1",
+        "0x00000000000000000000000000000000000000aa",
+        "--amount",
+        "5",
+        "--fee",
+        "2049",
+    ]);
+    one_sentence(&err);
+    assert!(err.contains("fee 2049 cannot be packed; the nearest that can are 2040 and 2050"));
+}
+
+#[test]
+fn a_bad_key_and_an_unreachable_node_are_one_sentence_each() {
+    let err = fails(&["wallet", "balance", "--key", "01"]);
+    one_sentence(&err);
+    assert!(err.contains("private key"), "{err}");
+    let port = ferry_node::free_port().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let err = fails(&[
+        "wallet",
+        "balance",
+        "--rpc",
+        &url,
+        "--key",
+        &"07".repeat(32),
+    ]);
+    one_sentence(&err);
+    assert!(err.contains("cannot reach the node"), "{err}");
+}
