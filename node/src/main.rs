@@ -241,9 +241,12 @@ fn init_logs() {
         // arkworks instruments every gadget call with `r1cs` spans: recording them would
         // cost gigabytes during synthesis
         .add_directive("r1cs=off".parse().expect("static directive"));
+    // colour codes only for a person at a terminal, not in a log file another tool reads
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(ansi)
         .init();
 }
 

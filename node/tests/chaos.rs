@@ -22,7 +22,7 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -30,15 +30,10 @@ use common::{free_port, transfer, CHAIN};
 
 const ACCOUNTS: u32 = 4;
 
+#[path = "common/nodes.rs"]
+mod nodes;
 /// The devnet process, killed when dropped.
-struct Devnet(Child);
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use nodes::Proc as Devnet;
 
 struct Setup {
     dir: PathBuf,

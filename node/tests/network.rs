@@ -5,174 +5,28 @@
 //! - a transaction sent to the follower is included;
 //! - a batch with a forged signature, or signed by the sequencer but with a wrong root, is
 //!   refused and changes nothing;
-//! - a worker killed in the middle of a job does not lose the batch;
-//! - a worker frozen while it holds a job loses it within seconds (the deadline of a few
-//!   proving times), not after the 300 s request timeout;
+//! - a worker killed in the middle of a job does not lose the batch (a worker frozen while it
+//!   holds one: `workers.rs`);
 //! - a follower killed and restarted catches up;
 //! - restore from L1 (embedded and anvil) yields the sequencer's root;
 //! - `ferry devnet --followers 1 --provers 1` starts both, and they die with it.
 
 use ferry_circuits::eddsa::PrivateKey;
-use ferry_node::devnet::TestAccount;
 use ferry_node::net::wire::{BatchBody, SignedBatch};
 use ferry_node::net::{NetConfig, NetEvent, Role};
 use ferry_node::rpc::{ChainInfo, FerryApiClient};
 use ferry_node::tx::{TxHash, TxStatus};
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use libp2p::identity::Keypair;
-use libp2p::Multiaddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{free_port, transfer};
-const CIRCUIT: [&str; 6] = ["--depth", "2", "--transfers", "2", "--accounts", "4"];
-
-/// A `ferry` process, killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Proc {
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.0.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig}");
-    }
-}
-
-/// A node's ports and directories.
-struct Node {
-    dir: PathBuf,
-    rpc: u16,
-    metrics: u16,
-    p2p: u16,
-}
-
-impl Node {
-    fn new(root: &Path, name: &str) -> Self {
-        Self {
-            dir: root.join(name),
-            rpc: free_port(),
-            metrics: free_port(),
-            p2p: free_port(),
-        }
-    }
-
-    fn spawn(&self, keys: &Path, extra: &[&str]) -> Proc {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(format!("{}.log", self.dir.display()))
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .arg("devnet")
-            .args(CIRCUIT)
-            .args(["--batch-timeout-ms", "300"])
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .arg("--keys-dir")
-            .arg(keys)
-            .args(["--rpc", &format!("127.0.0.1:{}", self.rpc)])
-            .args(["--metrics", &format!("127.0.0.1:{}", self.metrics)])
-            .args(["--p2p", &format!("127.0.0.1:{}", self.p2p)])
-            .args(extra)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Proc(child)
-    }
-
-    /// Its libp2p address (its key is in its data directory once it started).
-    fn addr(&self) -> Multiaddr {
-        let key = ferry_node::devnet::roles::node_key(&self.dir).unwrap();
-        format!(
-            "/ip4/127.0.0.1/tcp/{}/p2p/{}",
-            self.p2p,
-            key.public().to_peer_id()
-        )
-        .parse()
-        .unwrap()
-    }
-
-    async fn client(&self) -> HttpClient {
-        let c = HttpClientBuilder::default()
-            .build(format!("http://127.0.0.1:{}", self.rpc))
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while c.chain_info().await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "{} did not come up",
-                self.dir.display()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        c
-    }
-
-    /// One metric of this node; -1 while it does not answer.
-    fn metric(&self, name: &str) -> f64 {
-        ferry_node::metrics::scrape(self.metrics, name)
-            .ok()
-            .flatten()
-            .unwrap_or(-1.0)
-    }
-}
-
-async fn until(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn accounts(seq: &Node) -> Vec<TestAccount> {
-    serde_json::from_str(&std::fs::read_to_string(seq.dir.join("accounts.json")).unwrap()).unwrap()
-}
-
-async fn verified(c: &HttpClient, h: TxHash) -> bool {
-    match c.get_receipt(h).await.unwrap().map(|r| r.status) {
-        Some(TxStatus::Rejected { reason }) => panic!("rejected: {reason}"),
-        Some(TxStatus::Verified { .. }) => true,
-        _ => false,
-    }
-}
-
-/// Every batch the sequencer sealed is on the follower with the same roots, proof checked.
-async fn same_chain(seq: &HttpClient, fol: &HttpClient) -> bool {
-    let (s, f): (ChainInfo, ChainInfo) = (
-        seq.chain_info().await.unwrap(),
-        fol.chain_info().await.unwrap(),
-    );
-    if s.batches != f.batches || s.sealed_root != f.sealed_root || f.verified_batches != s.batches {
-        return false;
-    }
-    for n in 0..s.batches {
-        let (a, b) = (
-            seq.get_batch(n).await.unwrap(),
-            fol.get_batch(n).await.unwrap(),
-        );
-        let (a, b) = (a.unwrap(), b.expect("the follower has every batch"));
-        assert_eq!(
-            (&a.old_root, &a.new_root, &a.pubdata),
-            (&b.old_root, &b.new_root, &b.pubdata)
-        );
-    }
-    true
-}
-
+#[path = "common/nodes.rs"]
+mod nodes;
+use nodes::{accounts, same_chain, until, verified, Node, CIRCUIT};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequencer_follower_and_prover_worker() {
     let root = tempfile::tempdir().unwrap();
@@ -516,117 +370,4 @@ async fn restore_from_anvil() {
         Some(5),
         "4 test accounts and the deposit's"
     );
-}
-
-/// The sequencer's log with the terminal colour codes taken out.
-fn plain_log(node: &Node) -> String {
-    let raw = std::fs::read_to_string(format!("{}.log", node.dir.display())).unwrap_or_default();
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ ... final byte in @..~
-            for d in chars.by_ref() {
-                if ('@'..='~').contains(&d) && d != '[' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A worker frozen (SIGSTOP, not killed: its connection stays up) while it holds a job, on
-/// a sequencer with the default 300 s request timeout: once a proof was made, the job's
-/// deadline is a few times the proving time, so the job is reassigned and the transaction
-/// verified in seconds, not after the network's whole request timeout.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hung_worker_holding_a_job_is_noticed_quickly() {
-    let root = tempfile::tempdir().unwrap();
-    let keys = root.path().join("keys");
-    let seq = Node::new(root.path(), "sequencer");
-    // the default `--prove-timeout-s` (300): the network alone would wait five minutes
-    let _seq_proc = seq.spawn(&keys, &[]);
-    let s = seq.client().await;
-    let acc = accounts(&seq);
-    let seq_addr = seq.addr().to_string();
-    let worker = Node::new(root.path(), "worker");
-    let worker_proc = worker.spawn(&keys, &["--role", "prover", "--sequencer", &seq_addr]);
-    until("the worker connected", 60, async || {
-        seq.metric("ferry_p2p_peers") >= 1.0
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(1)).await; // identify: the worker says what it is
-
-    // a proof from the worker: the sequencer now knows how long a proof takes
-    let mut nonce = 0;
-    let h = s
-        .send_transaction(transfer(&acc[1], 2, 10, nonce))
-        .await
-        .unwrap();
-    nonce += 1;
-    until("the first transfer verified", 120, async || {
-        verified(&s, h).await
-    })
-    .await;
-    until("a proof from the worker", 60, async || {
-        seq.metric("ferry_jobs_remote_total") >= 1.0
-    })
-    .await;
-    let reassigned = seq.metric("ferry_jobs_reassigned_total");
-
-    // freeze the worker once its job went out; if it answered before the freeze took, the
-    // job was not held: let it go on and try again with the next batch
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        assert!(
-            attempts <= 5,
-            "the worker answered every job before it was frozen"
-        );
-        let h = s
-            .send_transaction(transfer(&acc[1], 2, 10, nonce))
-            .await
-            .unwrap();
-        nonce += 1;
-        let mut batch = None;
-        until("the transfer sealed", 30, async || {
-            batch = match s.get_receipt(h).await.unwrap().map(|r| r.status) {
-                Some(TxStatus::Sealed { batch }) => Some(batch),
-                Some(TxStatus::Verified { batch, .. }) => Some(batch),
-                _ => None,
-            };
-            batch.is_some()
-        })
-        .await;
-        let sent = format!("batch={} ", batch.unwrap());
-        until("the job sent to the worker", 30, async || {
-            plain_log(&seq)
-                .lines()
-                .any(|l| l.contains("proving job sent") && l.contains(&sent))
-        })
-        .await;
-        worker_proc.signal("-STOP");
-        let frozen = Instant::now();
-        until("the held job proven elsewhere", 90, async || {
-            verified(&s, h).await
-        })
-        .await;
-        let took = frozen.elapsed();
-        if seq.metric("ferry_jobs_reassigned_total") > reassigned {
-            eprintln!(
-                "verified {:.1} s after the worker froze",
-                took.as_secs_f64()
-            );
-            break;
-        }
-        // the worker had answered before the freeze
-        worker_proc.signal("-CONT");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    worker_proc.signal("-CONT");
-    worker_proc.signal("-KILL");
-    drop(worker_proc);
 }

@@ -18,22 +18,23 @@
 //! is dropped (and ignored, so not forwarded) and requests go unanswered (the asker times out).
 
 pub mod serve;
+mod task;
 pub mod wire;
 
 use crate::metrics::Metrics;
 use anyhow::{Context, Result};
 use libp2p::futures::StreamExt;
-use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
+use libp2p::gossipsub::{self, IdentTopic, MessageId};
 use libp2p::identity::Keypair;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::request_response::{self, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::StreamProtocol;
 use libp2p::{connection_limits, identify, noise, ping, tcp, yamux, Multiaddr, PeerId};
-use libp2p::{StreamProtocol, Swarm};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 use wire::{ProveJob, ProveResult, SignedBatch, SyncRequest, SyncResponse, TxRequest, TxResponse};
 
 /// Topic of sealed and proven batches.
@@ -365,7 +366,7 @@ pub async fn spawn(
     };
     let (cmd_tx, cmd_rx) = mpsc::channel(QUEUE);
     let (ev_tx, ev_rx) = mpsc::channel(QUEUE);
-    let task = Task {
+    let task = task::Task {
         swarm,
         events: ev_tx,
         sequencer,
@@ -385,279 +386,4 @@ pub async fn spawn(
         },
         ev_rx,
     ))
-}
-
-type Reply<T> = oneshot::Sender<Result<T, String>>;
-
-struct Task {
-    swarm: Swarm<Behaviour>,
-    events: mpsc::Sender<NetEvent>,
-    sequencer: Option<(PeerId, Multiaddr)>,
-    strikes: HashMap<PeerId, u32>,
-    blocked: HashSet<PeerId>,
-    syncs: HashMap<OutboundRequestId, Reply<SyncResponse>>,
-    proves: HashMap<OutboundRequestId, Reply<ProveResult>>,
-    txs: HashMap<OutboundRequestId, Reply<TxResponse>>,
-    metrics: Arc<Metrics>,
-}
-
-impl Task {
-    async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>) {
-        let mut redial = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                cmd = cmds.recv() => match cmd {
-                    Some(c) => self.command(c),
-                    None => return,
-                },
-                ev = self.swarm.select_next_some() => self.swarm_event(ev),
-                _ = redial.tick() => {
-                    if let Some((p, a)) = &self.sequencer {
-                        if !self.swarm.is_connected(p) {
-                            debug!(%a, "dialing the sequencer");
-                            let _ = self.swarm.dial(a.clone());
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn command(&mut self, c: Cmd) {
-        let b = self.swarm.behaviour_mut();
-        match c {
-            Cmd::Publish(topic, data) => {
-                if let Err(e) = b.gossipsub.publish(IdentTopic::new(topic), data) {
-                    debug!(topic, error = %e, "nothing published");
-                }
-            }
-            Cmd::Validate(id, source, valid) => {
-                let verdict = if valid {
-                    MessageAcceptance::Accept
-                } else {
-                    MessageAcceptance::Reject
-                };
-                b.gossipsub
-                    .report_message_validation_result(&id, &source, verdict);
-                if !valid {
-                    self.strike(source);
-                }
-            }
-            Cmd::Sync(peer, req, reply) => {
-                let id = b.sync.send_request(&peer, req);
-                self.syncs.insert(id, reply);
-            }
-            Cmd::Prove(peer, job, reply) => {
-                let id = b.prove.send_request(&peer, *job);
-                self.proves.insert(id, reply);
-            }
-            Cmd::Tx(req, reply) => self.ask_sequencer(*req, reply),
-            Cmd::Strike(peer) => self.strike(peer),
-            Cmd::RespondTx(ch, r) => {
-                let _ = b.tx.send_response(ch, *r);
-            }
-            Cmd::RespondSync(ch, r) => {
-                let _ = b.sync.send_response(ch, r);
-            }
-            Cmd::RespondProve(ch, r) => {
-                let _ = b.prove.send_response(ch, r);
-            }
-        }
-    }
-
-    fn ask_sequencer(&mut self, req: TxRequest, reply: Reply<TxResponse>) {
-        let Some((peer, _)) = &self.sequencer else {
-            let _ = reply.send(Err("no sequencer configured".into()));
-            return;
-        };
-        if !self.swarm.is_connected(peer) {
-            let _ = reply.send(Err("not connected to the sequencer".into()));
-            return;
-        }
-        let id = self.swarm.behaviour_mut().tx.send_request(peer, req);
-        self.txs.insert(id, reply);
-    }
-
-    fn strike(&mut self, peer: PeerId) {
-        let n = self.strikes.entry(peer).or_default();
-        *n += 1;
-        Metrics::add(&self.metrics.p2p_invalid, 1);
-        warn!(%peer, strikes = *n, "peer penalised for an invalid message");
-        if *n >= STRIKES && self.blocked.insert(peer) {
-            warn!(%peer, "peer blocked");
-            self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
-            let _ = self.swarm.disconnect_peer_id(peer);
-        }
-    }
-
-    fn emit(&mut self, ev: NetEvent) -> bool {
-        match self.events.try_send(ev) {
-            Ok(()) => true,
-            Err(_) => {
-                warn!("network event queue full: message dropped");
-                false
-            }
-        }
-    }
-
-    fn swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
-        match ev {
-            SwarmEvent::ConnectionEstablished { peer_id, .. }
-                if self.blocked.contains(&peer_id) =>
-            {
-                let _ = self.swarm.disconnect_peer_id(peer_id);
-            }
-            // peers, not connections: a peer may hold two
-            SwarmEvent::ConnectionEstablished {
-                num_established, ..
-            } if num_established.get() == 1 => Metrics::add(&self.metrics.p2p_peers, 1),
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established: 0,
-                ..
-            } if !self.blocked.contains(&peer_id) => {
-                Metrics::sub(&self.metrics.p2p_peers, 1);
-                self.emit(NetEvent::PeerDown { peer: peer_id });
-            }
-            SwarmEvent::Behaviour(b) => self.behaviour_event(b),
-            _ => {}
-        }
-    }
-
-    fn behaviour_event(&mut self, ev: BehaviourEvent) {
-        match ev {
-            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
-                propagation_source: source,
-                message_id: id,
-                message,
-            }) => {
-                let topic = message.topic.as_str();
-                let ev = if topic == BATCHES_TOPIC {
-                    serde_json::from_slice(&message.data)
-                        .map(|batch| NetEvent::Batch {
-                            batch,
-                            id: id.clone(),
-                            source,
-                        })
-                        .map_err(|e| e.to_string())
-                } else {
-                    Err(format!("unknown topic {topic}"))
-                };
-                let g = &mut self.swarm.behaviour_mut().gossipsub;
-                match ev {
-                    Ok(ev) => {
-                        if !self.emit(ev) {
-                            let g = &mut self.swarm.behaviour_mut().gossipsub;
-                            g.report_message_validation_result(
-                                &id,
-                                &source,
-                                MessageAcceptance::Ignore,
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        debug!(%source, error = %e, "malformed gossip");
-                        g.report_message_validation_result(&id, &source, MessageAcceptance::Reject);
-                        self.strike(source);
-                    }
-                }
-            }
-            BehaviourEvent::Sync(request_response::Event::Message { message, .. }) => match message
-            {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
-                    self.emit(NetEvent::SyncRequest {
-                        req: request,
-                        channel,
-                    });
-                }
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    if let Some(r) = self.syncs.remove(&request_id) {
-                        let _ = r.send(Ok(response));
-                    }
-                }
-            },
-            BehaviourEvent::Sync(request_response::Event::OutboundFailure {
-                request_id,
-                error,
-                ..
-            }) => {
-                if let Some(r) = self.syncs.remove(&request_id) {
-                    let _ = r.send(Err(error.to_string()));
-                }
-            }
-            BehaviourEvent::Prove(request_response::Event::Message { message, .. }) => {
-                match message {
-                    request_response::Message::Request {
-                        request, channel, ..
-                    } => {
-                        self.emit(NetEvent::ProveJob {
-                            job: Box::new(request),
-                            channel,
-                        });
-                    }
-                    request_response::Message::Response {
-                        request_id,
-                        response,
-                    } => {
-                        if let Some(r) = self.proves.remove(&request_id) {
-                            let _ = r.send(Ok(response));
-                        }
-                    }
-                }
-            }
-            BehaviourEvent::Prove(request_response::Event::OutboundFailure {
-                request_id,
-                error,
-                ..
-            }) => {
-                if let Some(r) = self.proves.remove(&request_id) {
-                    let _ = r.send(Err(error.to_string()));
-                }
-            }
-            BehaviourEvent::Tx(request_response::Event::Message { peer, message, .. }) => {
-                match message {
-                    request_response::Message::Request {
-                        request, channel, ..
-                    } => {
-                        self.emit(NetEvent::Tx {
-                            req: Box::new(request),
-                            peer,
-                            channel,
-                        });
-                    }
-                    request_response::Message::Response {
-                        request_id,
-                        response,
-                    } => {
-                        if let Some(r) = self.txs.remove(&request_id) {
-                            let _ = r.send(Ok(response));
-                        }
-                    }
-                }
-            }
-            BehaviourEvent::Tx(request_response::Event::OutboundFailure {
-                request_id,
-                error,
-                ..
-            }) => {
-                if let Some(r) = self.txs.remove(&request_id) {
-                    let _ = r.send(Err(error.to_string()));
-                }
-            }
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })
-                if !self.blocked.contains(&peer_id) =>
-            {
-                self.emit(NetEvent::PeerUp {
-                    peer: peer_id,
-                    agent: info.agent_version,
-                });
-            }
-            _ => {}
-        }
-    }
 }
