@@ -407,12 +407,14 @@ async fn evm_and_mirror_agree() {
     }
     assert_eq!(word_of(&verified.root()), l1.mirror.state.state_root);
     let alice_acc = *verified.account(AccountId(1)).unwrap();
-    let sib: Vec<[Word; 3]> = verified
-        .path(AccountId(1))
-        .siblings
-        .iter()
-        .map(|l| l.map(|x| word_of(&x)))
-        .collect();
+    let siblings = |id: u32| -> Vec<[Word; 3]> {
+        let path = verified.path(AccountId(id));
+        path.siblings
+            .iter()
+            .map(|l| l.map(|x| word_of(&x)))
+            .collect()
+    };
+    let sib = siblings(1);
     let mut wrong = sib.clone();
     wrong[1][2][31] ^= 1;
     let m = l1.mirror.exit(1, &alice_acc, &wrong);
@@ -437,12 +439,7 @@ async fn evm_and_mirror_agree() {
     );
     let front = *verified.account(AccountId(3)).unwrap();
     assert_eq!((front.balance, front.owner), (1, bob_addr));
-    let sib3: Vec<[Word; 3]> = verified
-        .path(AccountId(3))
-        .siblings
-        .iter()
-        .map(|l| l.map(|x| word_of(&x)))
-        .collect();
+    let sib3 = siblings(3);
     let m = l1.mirror.exit(3, &front, &sib3);
     assert_eq!(m, evm_result(l1.evm.exit(3, &front, &sib3).await));
     assert_eq!(l1.mirror.state.pending.get(&bob_addr).copied(), Some(GWEI));

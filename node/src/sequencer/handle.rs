@@ -173,12 +173,9 @@ impl SequencerHandle {
     /// here is known from the moment it is accepted.
     pub async fn receipt(&self, hash: TxHash) -> Result<Option<TxRecord>, String> {
         let here = self.store.get(TXS, &hash).map_err(|e| e.to_string())?;
-        let Route::Forward(net) = &self.route else {
+        let (Route::Forward(net), None) = (&self.route, &here) else {
             return Ok(here);
         };
-        if here.is_some() {
-            return Ok(here);
-        }
         match net.ask_sequencer(TxRequest::Receipt(hash)).await {
             Ok(TxResponse::Receipt(r)) => Ok(r),
             Ok(_) => Err("the sequencer answered out of turn".into()),

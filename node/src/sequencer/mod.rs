@@ -136,6 +136,9 @@ pub struct Sequencer {
     /// Why the L1's verified chain is not this node's, once seen: sealing, submitting and
     /// accepting stop for good (an operator must look).
     diverged: Option<String>,
+    /// The deposit queue's head after some batch `n`, as `(n, head)`: what the last L1
+    /// comparison computed (see `queue_head_after`).
+    queue_head_seen: std::cell::Cell<Option<(u64, u64)>>,
     events: tokio::sync::broadcast::Sender<StoredBatch>,
     metrics: Arc<Metrics>,
     /// Whether proofs come back (not with [`Prover::Discard`]).
@@ -226,6 +229,7 @@ impl Sequencer {
                 delay: L1_RETRY_MIN,
             },
             diverged: None,
+            queue_head_seen: std::cell::Cell::new(None),
             events,
             metrics,
             proves,

@@ -152,19 +152,27 @@ impl Sequencer {
         Ok(())
     }
 
-    /// The deposits batches `0..=n` took: one past the last queue index among them.
+    /// The deposits batches `0..=n` took: one past the last queue index among them. The
+    /// L1 is compared at every tick, so the answer for the last `n` asked is kept and the
+    /// next one reads only the batches after it (all of them after a rewind, and once at
+    /// start).
     fn queue_head_after(&self, n: u64) -> Result<u64, String> {
-        for k in (0..=n).rev() {
+        let (from, mut head) = match self.queue_head_seen.get() {
+            Some((k, h)) if k <= n => (k + 1, h),
+            _ => (0, 0),
+        };
+        for k in from..=n {
             let b = self
                 .store
                 .get(BATCHES, &k)
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("batch {k} is missing here"))?;
-            if let Some((i, _)) = b.deposits.iter().max_by_key(|(i, _)| *i) {
-                return Ok(i + 1);
+            if let Some(last) = b.deposits.iter().map(|(i, _)| *i).max() {
+                head = last + 1;
             }
         }
-        Ok(0)
+        self.queue_head_seen.set(Some((n, head)));
+        Ok(head)
     }
 
     /// Compares a fresh L1 view with this node's chain; on the first difference, stops
