@@ -7,6 +7,7 @@
 //! one is refused and changes nothing) and [`BatchBuilder::seal`]s; [`apply_batch`] applies a
 //! whole batch or nothing.
 
+use crate::domain::Domain;
 use crate::field::Fr;
 use crate::merkle::MerklePath;
 use crate::ops::deposit::{Deposit, DepositWitness};
@@ -73,6 +74,8 @@ pub struct FeeWitness {
 pub struct BatchWitness {
     /// The circuit's shape.
     pub params: CircuitParams,
+    /// The deployment the batch's signatures name (a public input).
+    pub domain: Domain,
     /// Root before the batch.
     #[serde(with = "crate::serde_fr")]
     pub old_root: Fr,
@@ -99,12 +102,13 @@ fn noop_slot(depth: usize) -> AccountWitness {
 }
 
 impl BatchWitness {
-    /// A batch of noops only: what key generation synthesizes (any root will do).
-    pub fn noops(params: CircuitParams, root: Fr) -> Self {
+    /// A batch of noops only: what key generation synthesizes (any root and domain will do).
+    pub fn noops(params: CircuitParams, root: Fr, domain: Domain) -> Self {
         let d = params.depth;
         let pubdata = vec![0u8; params.pubdata_len()];
         Self {
             params,
+            domain,
             old_root: root,
             new_root: root,
             pubdata,
@@ -138,7 +142,7 @@ impl BatchWitness {
 
     /// The proof's public inputs.
     pub fn public_inputs(&self) -> Vec<Fr> {
-        pubdata::public_inputs(self.old_root, self.new_root, &self.pubdata)
+        pubdata::public_inputs(self.old_root, self.new_root, self.domain, &self.pubdata)
     }
 }
 
@@ -169,6 +173,7 @@ impl SealedBatch {
 pub struct BatchBuilder<'s> {
     state: &'s mut State,
     params: CircuitParams,
+    domain: Domain,
     checkpoint: usize,
     old_root: Fr,
     fee_account: AccountId,
@@ -181,8 +186,13 @@ pub struct BatchBuilder<'s> {
 }
 
 impl<'s> BatchBuilder<'s> {
-    /// Starts a batch whose fees go to `fee_account`.
-    pub fn new(state: &'s mut State, params: CircuitParams, fee_account: AccountId) -> Self {
+    /// Starts a batch for the deployment `domain` whose fees go to `fee_account`.
+    pub fn new(
+        state: &'s mut State,
+        params: CircuitParams,
+        domain: Domain,
+        fee_account: AccountId,
+    ) -> Self {
         assert_eq!(
             state.depth(),
             params.depth,
@@ -193,6 +203,7 @@ impl<'s> BatchBuilder<'s> {
             old_root: state.flush(),
             state,
             params,
+            domain,
             fee_account,
             fees: 0,
             deposits: Vec::new(),
@@ -391,7 +402,7 @@ impl<'s> BatchBuilder<'s> {
         }
         assert!(paths.next().is_none(), "every write belongs to a slot");
 
-        let noops = BatchWitness::noops(self.params, Fr::from(0u64));
+        let noops = BatchWitness::noops(self.params, Fr::from(0u64), self.domain);
         let mut pubdata = Vec::with_capacity(self.params.pubdata_len());
         put_be(&mut pubdata, u64::from(fee.account_id.0), 3);
         let widths = [
@@ -414,6 +425,7 @@ impl<'s> BatchBuilder<'s> {
 
         Ok(BatchWitness {
             params: self.params,
+            domain: self.domain,
             old_root: self.old_root,
             new_root: self.state.flush(),
             pubdata,
@@ -448,10 +460,11 @@ pub struct Batch {
 pub fn apply_batch(
     state: &mut State,
     params: CircuitParams,
+    domain: Domain,
     fee_account: AccountId,
     batch: &Batch,
 ) -> Result<SealedBatch, BatchError> {
-    let mut b = BatchBuilder::new(state, params, fee_account);
+    let mut b = BatchBuilder::new(state, params, domain, fee_account);
     for (id, d) in &batch.deposits {
         b.deposit(*id, d)?;
     }

@@ -16,6 +16,7 @@
 //! - [`poseidon`]: circomlib's Poseidon, 1..8 inputs.
 //! - [`babyjubjub`], [`eddsa`]: keys and EdDSA-Poseidon signatures as circomlibjs makes them.
 //! - [`merkle`]: the arity-4 account tree.
+//! - [`domain`]: the deployment every signature and proof is bound to.
 //! - [`ops`]: operations, signing messages, public-data records and their native rules.
 //! - [`state`], [`batch`]: the state and the state-transition function with its witness trace.
 //! - [`pubdata`]: the batch's public data and its packing into public inputs (one definition).
@@ -27,6 +28,7 @@ pub mod babyjubjub;
 pub mod batch;
 #[cfg(feature = "r1cs")]
 pub mod circuit;
+pub mod domain;
 pub mod eddsa;
 pub mod field;
 #[cfg(target_arch = "x86_64")]
@@ -42,6 +44,7 @@ mod serde_fr;
 pub mod state;
 
 pub use batch::{apply_batch, Batch, BatchBuilder, BatchError, BatchWitness, SealedBatch};
+pub use domain::Domain;
 pub use field::Fr;
 pub use params::CircuitParams;
 pub use state::State;

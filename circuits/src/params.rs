@@ -16,8 +16,6 @@ pub struct CircuitParams {
     pub transfers: usize,
     /// Withdrawal slots per batch.
     pub withdrawals: usize,
-    /// The chain id every signature commits to (a circuit constant).
-    pub chain_id: u64,
 }
 
 /// Why a set of parameters cannot make a circuit.
@@ -38,7 +36,6 @@ impl CircuitParams {
         deposits: 1,
         transfers: 4,
         withdrawals: 1,
-        chain_id: 1337,
     };
 
     /// Checks the parameters.
@@ -65,16 +62,16 @@ impl CircuitParams {
             + self.withdrawals * pubdata::WITHDRAW_LEN
     }
 
-    /// Number of public inputs of the proof: two roots and the packed public data.
+    /// Number of public inputs of the proof: two roots, the domain and the packed public data.
     pub fn num_public_inputs(&self) -> usize {
-        2 + self.pubdata_len().div_ceil(pubdata::BYTES_PER_ELEMENT)
+        3 + self.pubdata_len().div_ceil(pubdata::BYTES_PER_ELEMENT)
     }
 
-    /// A short name for file names and logs, e.g. `d12-t4-w1-p1-c1337`.
+    /// A short name for file names and logs, e.g. `d12-t4-w1-p1`.
     pub fn slug(&self) -> String {
         format!(
-            "d{}-t{}-w{}-p{}-c{}",
-            self.depth, self.transfers, self.withdrawals, self.deposits, self.chain_id
+            "d{}-t{}-w{}-p{}",
+            self.depth, self.transfers, self.withdrawals, self.deposits
         )
     }
 }

@@ -10,9 +10,10 @@
 //! Every slot of the circuit has a record; unused slots are noop records (all zeros).
 //! `fee_account` is the account credited with the batch's fees (0 when the fees are 0).
 //!
-//! Public inputs: `[old_root, new_root, chunk_0, chunk_1, ...]` where the public data is
+//! Public inputs: `[old_root, new_root, domain, chunk_0, chunk_1, ...]` where the public data is
 //! zero-padded to a multiple of 31 bytes and each 31-byte chunk is read as a big-endian integer.
 
+use crate::domain::Domain;
 use crate::field::{fr_from_be_bytes, Fr};
 use crate::ops::{deposit, transfer, withdraw};
 use crate::params::CircuitParams;
@@ -40,9 +41,9 @@ pub fn pack(pubdata: &[u8]) -> Vec<Fr> {
         .collect()
 }
 
-/// The proof's public inputs for a batch.
-pub fn public_inputs(old_root: Fr, new_root: Fr, pubdata: &[u8]) -> Vec<Fr> {
-    let mut out = vec![old_root, new_root];
+/// The proof's public inputs for a batch of the deployment `domain`.
+pub fn public_inputs(old_root: Fr, new_root: Fr, domain: Domain, pubdata: &[u8]) -> Vec<Fr> {
+    let mut out = vec![old_root, new_root, domain.to_fr()];
     out.extend(pack(pubdata));
     out
 }

@@ -169,7 +169,7 @@ mod tests {
     use super::*;
     use crate::eddsa::PrivateKey;
     use crate::ops::{transfer::Transfer, Amount, L1Address, Nonce};
-    use crate::BatchBuilder;
+    use crate::{BatchBuilder, Domain};
 
     fn params() -> CircuitParams {
         CircuitParams {
@@ -177,8 +177,11 @@ mod tests {
             deposits: 1,
             transfers: 2,
             withdrawals: 1,
-            chain_id: 7,
         }
+    }
+
+    fn domain() -> Domain {
+        Domain::new(7, &L1Address([7; 20]), &[0; 32])
     }
 
     /// The public data of a signed batch replays to the same root as the batch itself.
@@ -205,7 +208,7 @@ mod tests {
         };
         state.insert_genesis(AccountId(0), fees).unwrap();
         let mut replayed = state.clone();
-        let mut b = BatchBuilder::new(&mut state, p, AccountId(0));
+        let mut b = BatchBuilder::new(&mut state, p, domain(), AccountId(0));
         let d = Deposit {
             pubkey: PrivateKey([3; 32]).public_key(),
             owner: L1Address([9; 20]),
@@ -220,8 +223,8 @@ mod tests {
             nonce: Nonce(0),
         };
         let vt = t
-            .sign(p.chain_id, &alice)
-            .verify(p.chain_id, &alice.public_key());
+            .sign(domain(), &alice)
+            .verify(domain(), &alice.public_key());
         b.transfer(&vt.unwrap()).unwrap();
         let sealed = b.seal().unwrap();
         replayed.apply_pubdata(&p, sealed.pubdata()).unwrap();
@@ -253,14 +256,14 @@ mod tests {
             nonce: Nonce(0),
         };
         let vt = t
-            .sign(p.chain_id, &alice)
-            .verify(p.chain_id, &alice.public_key());
-        let mut b = BatchBuilder::new(&mut state, p, AccountId(0));
+            .sign(domain(), &alice)
+            .verify(domain(), &alice.public_key());
+        let mut b = BatchBuilder::new(&mut state, p, domain(), AccountId(0));
         b.transfer(vt.as_ref().unwrap()).unwrap();
         assert!(b.seal_if(|w| w.new_root == root).unwrap().is_none());
         assert_eq!(state.root(), root);
         assert_eq!(state.account(AccountId(0)).unwrap().balance, 1_000);
-        let mut b = BatchBuilder::new(&mut state, p, AccountId(0));
+        let mut b = BatchBuilder::new(&mut state, p, domain(), AccountId(0));
         b.transfer(&vt.unwrap()).unwrap();
         let sealed = b.seal_if(|w| w.old_root == root).unwrap().unwrap();
         assert_eq!(state.root(), sealed.new_root());

@@ -90,7 +90,7 @@ proptest! {
         let start = world.state.clone();
         let (mut deposited, mut withdrawn) = (0u128, 0u128);
         // sign every op against the state as it will be when applied
-        let mut b = ferry_circuits::BatchBuilder::new(&mut world.state, world.params, AccountId(0));
+        let mut b = ferry_circuits::BatchBuilder::new(&mut world.state, world.params, domain(), AccountId(0));
         for op in &ops {
             let before_op = accounts(b.state());
             let keys = &world.keys;
@@ -104,7 +104,7 @@ proptest! {
                         nonce: nonce(from),
                     };
                     let k = signer(from);
-                    let v = tx.sign(CHAIN, k).verify(CHAIN, &k.public_key()).unwrap();
+                    let v = tx.sign(domain(), k).verify(domain(), &k.public_key()).unwrap();
                     b.transfer(&v)
                 }
                 Op::Withdraw { from, amount, fee } => {
@@ -114,7 +114,7 @@ proptest! {
                         nonce: nonce(from),
                     };
                     let k = signer(from);
-                    let v = tx.sign(CHAIN, k).verify(CHAIN, &k.public_key()).unwrap();
+                    let v = tx.sign(domain(), k).verify(domain(), &k.public_key()).unwrap();
                     let r = b.withdraw(&v);
                     if r.is_ok() { withdrawn += u128::from(amount); }
                     r
@@ -176,7 +176,8 @@ fn a_batch_whose_fee_account_is_missing_is_refused_whole() {
     let mut world = World::new(3, 1_000_000);
     let root = world.state.root();
     let t = world.transfer(1, 2, 10, 5);
-    let mut b = ferry_circuits::BatchBuilder::new(&mut world.state, world.params, AccountId(12));
+    let mut b =
+        ferry_circuits::BatchBuilder::new(&mut world.state, world.params, domain(), AccountId(12));
     b.transfer(&t).unwrap();
     let err = b.seal().unwrap_err();
     assert!(

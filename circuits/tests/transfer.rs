@@ -13,7 +13,7 @@ use ferry_circuits::ops::amount::Packed;
 use ferry_circuits::ops::transfer::SignedTransfer;
 use ferry_circuits::ops::{AccountId, Amount, Nonce};
 use ferry_circuits::poseidon::poseidon;
-use ferry_circuits::BatchWitness;
+use ferry_circuits::{BatchWitness, Domain};
 
 /// An honest batch with one transfer 1 -> 2 of 1000 (fee 10) in slot 0.
 fn honest() -> (World, BatchWitness) {
@@ -33,11 +33,16 @@ fn honest_in(mut world: World) -> (World, BatchWitness) {
 
 /// Edits slot 0's transfer, re-signs it for `chain`, and recomputes the receiver's path as a
 /// dishonest prover would: after the sender's debit done in field arithmetic (which wraps).
-fn resign(world: &World, w: &mut BatchWitness, chain: u64, edit: impl FnOnce(&mut SignedTransfer)) {
+fn resign(
+    world: &World,
+    w: &mut BatchWitness,
+    domain: Domain,
+    edit: impl FnOnce(&mut SignedTransfer),
+) {
     let slot = w.transfers[0].tx.as_mut().unwrap();
     edit(slot);
     let from = slot.tx.from.0 as usize;
-    slot.signature = world.keys[from].sign(slot.tx.message(chain));
+    slot.signature = world.keys[from].sign(slot.tx.message(domain));
     let tx = slot.tx;
     rewire(world, w, Fr::from(tx.amount.0), tx.fee.0);
 }
@@ -87,7 +92,7 @@ fn honest_transfer_is_accepted() {
 fn tampering_helper_keeps_honest_edits_satisfiable() {
     // control for the tests below: an edit that breaks no rule stays satisfiable
     let (world, mut w) = honest();
-    resign(&world, &mut w, CHAIN, |s| s.tx.amount = Amount(999_990));
+    resign(&world, &mut w, domain(), |s| s.tx.amount = Amount(999_990));
     assert!(own_outputs_ok(&w));
 }
 
@@ -103,21 +108,21 @@ fn bad_signature() {
 fn signature_by_another_key() {
     let (world, mut w) = honest();
     let slot = w.transfers[0].tx.as_mut().unwrap();
-    slot.signature = world.keys[3].sign(slot.tx.message(CHAIN));
+    slot.signature = world.keys[3].sign(slot.tx.message(domain()));
     assert_rejected(&w, &Overrides::default());
 }
 
 #[test]
-fn signature_over_another_chain_id() {
+fn signature_for_another_deployment_on_the_same_chain() {
     let (world, mut w) = honest();
-    resign(&world, &mut w, CHAIN + 1, |_| {});
+    resign(&world, &mut w, other_deployment(), |_| {});
     assert_rejected(&w, &Overrides::default());
 }
 
 #[test]
 fn wrong_nonce() {
     let (world, mut w) = honest();
-    resign(&world, &mut w, CHAIN, |s| {
+    resign(&world, &mut w, domain(), |s| {
         s.tx.nonce = Nonce(s.tx.nonce.0 + 1)
     });
     assert_rejected(&w, &Overrides::default());
@@ -126,19 +131,19 @@ fn wrong_nonce() {
 #[test]
 fn overdraft() {
     let (world, mut w) = honest();
-    resign(&world, &mut w, CHAIN, |s| s.tx.amount = Amount(999_991)); // + fee 10 > 1_000_000
+    resign(&world, &mut w, domain(), |s| s.tx.amount = Amount(999_991)); // + fee 10 > 1_000_000
     assert_rejected(&w, &Overrides::default());
 }
 
 #[test]
 fn fee_overdraft() {
     let (world, mut w) = honest();
-    resign(&world, &mut w, CHAIN, |s| {
+    resign(&world, &mut w, domain(), |s| {
         s.tx.amount = Amount(999_000);
         s.tx.fee = Amount(1_001);
     });
     assert_rejected(&w, &Overrides::default());
-    resign(&world, &mut w, CHAIN, |s| s.tx.fee = Amount(1_000)); // exactly the balance
+    resign(&world, &mut w, domain(), |s| s.tx.fee = Amount(1_000)); // exactly the balance
     assert!(own_outputs_ok(&w));
 }
 
@@ -155,7 +160,7 @@ fn receiver_balance_overflow() {
         .insert_genesis(ferry_circuits::ops::AccountId(2), acc)
         .unwrap();
     let (world, mut w) = honest_in(world);
-    resign(&world, &mut w, CHAIN, |s| s.tx.amount = Amount(1001));
+    resign(&world, &mut w, domain(), |s| s.tx.amount = Amount(1001));
     assert_rejected(&w, &Overrides::default());
 }
 
@@ -174,7 +179,7 @@ fn amount_out_of_range() {
         let tx = w.transfers[0].tx.as_ref().unwrap().tx;
         let msg = poseidon(&[
             Fr::from(1u64),
-            Fr::from(CHAIN),
+            domain().to_fr(),
             Fr::from(1u64),
             Fr::from(2u64),
             value,
@@ -239,7 +244,7 @@ fn transfer_to_an_empty_slot() {
     b.transfer(&tx).unwrap();
     let mut w = b.seal().unwrap().witness;
     // redirect to id 9 (empty): sign for it and present the empty slot's path
-    resign(&world, &mut w, CHAIN, |s| {
+    resign(&world, &mut w, domain(), |s| {
         s.tx.to = ferry_circuits::ops::AccountId(9)
     });
     let empty = world.state.witness(ferry_circuits::ops::AccountId(9));

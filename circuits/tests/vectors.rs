@@ -4,7 +4,10 @@
 
 use ferry_circuits::eddsa::{PrivateKey, PublicKey, Signature};
 use ferry_circuits::field::{fr_from_decimal, Fr};
-use ferry_circuits::ops::{transfer::Transfer, withdraw::Withdraw, AccountId, Amount, Nonce};
+use ferry_circuits::ops::{
+    transfer::Transfer, withdraw::Withdraw, AccountId, Amount, L1Address, Nonce,
+};
+use ferry_circuits::Domain;
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -82,11 +85,31 @@ fn signatures_match_sign_poseidon_and_verify() {
     }
 }
 
+fn domain(v: &Value) -> Domain {
+    v["domain"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_domain_names_chain_rollup_and_salt_as_the_contract_does() {
+    let v = vectors();
+    let d = &v["domain"];
+    let rollup: L1Address = d["rollup"].as_str().unwrap().parse().unwrap();
+    let salt: [u8; 32] = hex::decode(d["salt"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let chain_id = d["chain_id"].as_u64().unwrap();
+    assert_eq!(Domain::new(chain_id, &rollup, &salt), domain(d));
+    assert_eq!(domain(&v["transfer"]), domain(d));
+    assert_eq!(domain(&v["withdraw"]), domain(d));
+}
+
 #[test]
 fn signed_transfer_and_withdraw_messages() {
     let v = vectors();
     let t = &v["transfer"];
-    let chain_id = t["chain_id"].as_u64().unwrap();
+    let dom = domain(t);
+    let other = Domain::new(1337, &L1Address([1; 20]), &[0; 32]);
     let transfer = Transfer {
         from: AccountId(t["from"].as_u64().unwrap() as u32),
         to: AccountId(t["to"].as_u64().unwrap() as u32),
@@ -94,19 +117,16 @@ fn signed_transfer_and_withdraw_messages() {
         fee: Amount(t["fee"].as_u64().unwrap()),
         nonce: Nonce(t["nonce"].as_u64().unwrap() as u32),
     };
-    assert_eq!(transfer.message(chain_id), fr(&t["message"]));
-    let signed = transfer.sign(chain_id, &key(&t["private_key"]));
+    assert_eq!(transfer.message(dom), fr(&t["message"]));
+    let signed = transfer.sign(dom, &key(&t["private_key"]));
     assert_eq!(signed.signature, sig(t));
-    // a circomlibjs-made signature verifies as a Ferry transfer, and not on another chain
+    // a circomlibjs-made signature verifies as a Ferry transfer, and not in another deployment
     let theirs = ferry_circuits::ops::transfer::SignedTransfer {
         tx: transfer,
         signature: sig(t),
     };
-    assert!(theirs
-        .clone()
-        .verify(chain_id, &pk(&t["public_key"]))
-        .is_ok());
-    assert!(theirs.verify(chain_id + 1, &pk(&t["public_key"])).is_err());
+    assert!(theirs.clone().verify(dom, &pk(&t["public_key"])).is_ok());
+    assert!(theirs.verify(other, &pk(&t["public_key"])).is_err());
 
     let w = &v["withdraw"];
     let withdraw = Withdraw {
@@ -116,9 +136,9 @@ fn signed_transfer_and_withdraw_messages() {
         fee: Amount(w["fee"].as_u64().unwrap()),
         nonce: Nonce(w["nonce"].as_u64().unwrap() as u32),
     };
-    assert_eq!(withdraw.message(chain_id), fr(&w["message"]));
+    assert_eq!(withdraw.message(dom), fr(&w["message"]));
     assert_eq!(
-        withdraw.sign(chain_id, &key(&w["private_key"])).signature,
+        withdraw.sign(dom, &key(&w["private_key"])).signature,
         sig(w)
     );
 }
@@ -173,16 +193,17 @@ mod gadgets {
 }
 
 /// A transfer signed by circomlibjs (not by Ferry) goes through the native rules and the
-/// whole batch circuit: a wallet built on circomlibjs can sign Ferry transactions.
+/// whole batch circuit: a wallet built on circomlibjs can sign Ferry transactions. The same
+/// batch claimed for another deployment (its domain as the public input) is unsatisfiable.
 #[cfg(feature = "r1cs")]
 #[test]
 fn circomlibjs_signed_transfer_is_proven() {
     use ferry_circuits::ops::transfer::SignedTransfer;
-    use ferry_circuits::ops::{Account, L1Address};
+    use ferry_circuits::ops::Account;
     use ferry_circuits::{BatchBuilder, CircuitParams, State};
     let v = vectors();
     let t = &v["transfer"];
-    let chain_id = t["chain_id"].as_u64().unwrap();
+    let dom = domain(t);
     let signer = pk(&t["public_key"]);
     let tx = Transfer {
         from: AccountId(t["from"].as_u64().unwrap() as u32),
@@ -196,7 +217,6 @@ fn circomlibjs_signed_transfer_is_proven() {
         deposits: 0,
         transfers: 1,
         withdrawals: 0,
-        chain_id,
     };
     let mut state = State::new(2);
     let account = |pubkey, nonce| Account {
@@ -217,10 +237,13 @@ fn circomlibjs_signed_transfer_is_proven() {
         tx,
         signature: sig(t),
     }
-    .verify(chain_id, &signer)
+    .verify(dom, &signer)
     .unwrap();
-    let mut b = BatchBuilder::new(&mut state, params, AccountId(0));
+    let mut b = BatchBuilder::new(&mut state, params, dom, AccountId(0));
     b.transfer(&verified).unwrap();
-    let w = b.seal().unwrap().witness;
+    let mut w = b.seal().unwrap().witness;
     assert!(ferry_circuits::circuit::is_satisfied(&w).unwrap());
+    // the same chain id, another rollup: what every devnet on 1337 shared before domains
+    w.domain = Domain::new(1337, &L1Address([1; 20]), &[0; 32]);
+    assert!(!ferry_circuits::circuit::is_satisfied(&w).unwrap());
 }

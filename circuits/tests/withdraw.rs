@@ -9,7 +9,7 @@ use ferry_circuits::merkle::AccountTree;
 use ferry_circuits::ops::withdraw::SignedWithdraw;
 use ferry_circuits::ops::{Amount, L1Address, Nonce};
 use ferry_circuits::poseidon::poseidon;
-use ferry_circuits::BatchWitness;
+use ferry_circuits::{BatchWitness, Domain};
 
 /// An honest batch withdrawing 5000 (fee 20) from account 1.
 fn honest() -> (World, BatchWitness) {
@@ -26,10 +26,15 @@ fn honest() -> (World, BatchWitness) {
 
 /// Edits the withdrawal, re-signs it for `chain` and recomputes the fee account's path as a
 /// dishonest prover would (debit in field arithmetic).
-fn resign(world: &World, w: &mut BatchWitness, chain: u64, edit: impl FnOnce(&mut SignedWithdraw)) {
+fn resign(
+    world: &World,
+    w: &mut BatchWitness,
+    domain: Domain,
+    edit: impl FnOnce(&mut SignedWithdraw),
+) {
     let slot = w.withdrawals[0].tx.as_mut().unwrap();
     edit(slot);
-    slot.signature = world.keys[slot.tx.from.0 as usize].sign(slot.tx.message(chain));
+    slot.signature = world.keys[slot.tx.from.0 as usize].sign(slot.tx.message(domain));
     let tx = slot.tx;
     let acc = w.withdrawals[0].account.account.unwrap();
     let mut tree = AccountTree::new(world.state.depth());
@@ -61,7 +66,7 @@ fn honest_withdrawal_names_its_l1_address() {
 #[test]
 fn control_an_edit_within_the_rules_stays_satisfiable() {
     let (world, mut w) = honest();
-    resign(&world, &mut w, CHAIN, |s| s.tx.amount = Amount(999_980));
+    resign(&world, &mut w, domain(), |s| s.tx.amount = Amount(999_980));
     assert!(satisfiable_with_own_outputs(&w, &Overrides::default()).unwrap());
 }
 
@@ -81,23 +86,23 @@ fn redirected_l1_address() {
 }
 
 #[test]
-fn signature_over_another_chain_id() {
+fn signature_for_another_deployment_on_the_same_chain() {
     let (world, mut w) = honest();
-    resign(&world, &mut w, CHAIN + 7, |_| {});
+    resign(&world, &mut w, other_deployment(), |_| {});
     assert_rejected(&w, &Overrides::default());
 }
 
 #[test]
 fn wrong_nonce() {
     let (world, mut w) = honest();
-    resign(&world, &mut w, CHAIN, |s| s.tx.nonce = Nonce(3));
+    resign(&world, &mut w, domain(), |s| s.tx.nonce = Nonce(3));
     assert_rejected(&w, &Overrides::default());
 }
 
 #[test]
 fn overdraft() {
     let (world, mut w) = honest();
-    resign(&world, &mut w, CHAIN, |s| s.tx.amount = Amount(999_981));
+    resign(&world, &mut w, domain(), |s| s.tx.amount = Amount(999_981));
     assert_rejected(&w, &Overrides::default());
 }
 

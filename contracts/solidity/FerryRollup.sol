@@ -45,6 +45,10 @@ contract FerryRollup {
     uint256 public immutable exodusDelay;
     /// @notice The only address that may submit batches: the deployer.
     address public immutable operator;
+    /// @notice Names this deployment: keccak256(abi.encode(chainid, this, salt)) >> 3. Every
+    /// L2 signature covers it and every proof takes it as a public input, so transactions
+    /// and batches of one deployment are worthless on any other.
+    uint256 public immutable domain;
 
     uint256 public stateRoot;
     uint256 public batchCount;
@@ -91,7 +95,8 @@ contract FerryRollup {
         IPoseidon5 poseidon5_,
         uint256 genesisRoot,
         uint256[4] memory shape, // depth, deposit, transfer, withdrawal slots
-        uint256 exodusDelay_
+        uint256 exodusDelay_,
+        bytes32 salt
     ) {
         verifier = verifier_;
         poseidon4 = poseidon4_;
@@ -100,6 +105,7 @@ contract FerryRollup {
         (depth, depositSlots, transferSlots, withdrawSlots) = (shape[0], shape[1], shape[2], shape[3]);
         exodusDelay = exodusDelay_;
         operator = msg.sender;
+        domain = uint256(keccak256(abi.encode(block.chainid, address(this), salt))) >> 3;
         rolling.push(bytes32(0));
     }
 
@@ -212,16 +218,17 @@ contract FerryRollup {
         }
     }
 
-    /// @notice [oldRoot, newRoot, pubdata packed 31 bytes per element, big-endian, zero-padded].
+    /// @notice [oldRoot, newRoot, domain, pubdata packed 31 bytes per element, big-endian, zero-padded].
     function publicInputs(uint256 oldRoot, uint256 newRoot, bytes calldata pubdata)
         public
-        pure
+        view
         returns (uint256[] memory inputs)
     {
         uint256 chunks = (pubdata.length + 30) / 31;
-        inputs = new uint256[](2 + chunks);
+        inputs = new uint256[](3 + chunks);
         inputs[0] = oldRoot;
         inputs[1] = newRoot;
+        inputs[2] = domain;
         for (uint256 i = 0; i < chunks; i++) {
             uint256 start = 31 * i;
             uint256 end = start + 31 > pubdata.length ? pubdata.length : start + 31;
@@ -229,7 +236,7 @@ contract FerryRollup {
             for (uint256 j = start; j < end; j++) {
                 v = (v << 8) | uint8(pubdata[j]);
             }
-            inputs[2 + i] = v << (8 * (31 - (end - start)));
+            inputs[3 + i] = v << (8 * (31 - (end - start)));
         }
     }
 

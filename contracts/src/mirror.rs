@@ -9,7 +9,7 @@ use ferry_circuits::babyjubjub::point_on_curve;
 use ferry_circuits::ops::opcode;
 use ferry_circuits::ops::L1Address;
 use ferry_circuits::pubdata::{DEPOSIT_LEN, HEADER_LEN, TRANSFER_LEN, WITHDRAW_LEN};
-use ferry_circuits::CircuitParams;
+use ferry_circuits::{CircuitParams, Domain};
 use ferry_prover::Curve;
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
@@ -103,6 +103,8 @@ pub struct MirrorState {
     /// The only address that may submit batches (the deployer).
     #[serde(default)]
     pub operator: L1Address,
+    /// The deployment's name in every signature and proof (`FerryRollup.domain`).
+    pub domain: Domain,
     /// Every deposit ever queued.
     pub queue: Vec<PriorityOp>,
     /// Rolling commitments: `rolling[i+1] = keccak(rolling[i] ‖ keccak(deposit i))`.
@@ -201,13 +203,15 @@ pub fn word_of(x: &Fr) -> Word {
 }
 
 impl Mirror {
-    /// Deploys, by `operator`: `genesis_root` is the state the first batch starts from.
+    /// Deploys, by `operator`, as the deployment `domain`: `genesis_root` is the state the
+    /// first batch starts from.
     pub fn new(
         vk: &ark_groth16::VerifyingKey<Curve>,
         params: CircuitParams,
         genesis_root: Fr,
         exodus_delay: u64,
         operator: L1Address,
+        domain: Domain,
     ) -> Self {
         Self::restore(
             vk,
@@ -218,6 +222,7 @@ impl Mirror {
                 state_root: word_of(&genesis_root),
                 batch_count: 0,
                 operator,
+                domain,
                 queue: Vec::new(),
                 rolling: vec![[0; 32]],
                 queue_head: 0,
@@ -351,7 +356,7 @@ impl Mirror {
 
         let old = fr_of(&s.state_root).expect("stored roots are field elements");
         let new = fr_of(&new_root).ok_or(L1Error::InputOutOfField)?;
-        let inputs = ferry_circuits::pubdata::public_inputs(old, new, pubdata);
+        let inputs = ferry_circuits::pubdata::public_inputs(old, new, s.domain, pubdata);
         let proof = proof_from_words(proof).ok_or(L1Error::InvalidProof)?;
         let ok = ark_groth16::Groth16::<Curve>::verify_proof(&self.pvk, &proof, &inputs)
             .unwrap_or(false);

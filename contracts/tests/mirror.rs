@@ -5,9 +5,9 @@ use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::withdraw::Withdraw;
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
-use ferry_circuits::{BatchBuilder, CircuitParams, SealedBatch, State};
+use ferry_circuits::{BatchBuilder, CircuitParams, Domain, SealedBatch, State};
 use ferry_contracts::evm::{proof_words, Word};
-use ferry_contracts::mirror::{word_of, GWEI};
+use ferry_contracts::mirror::{fr_of, word_of, GWEI};
 use ferry_contracts::{L1Error, Mirror};
 use ferry_prover::keys::Keys;
 use rand::SeedableRng;
@@ -20,8 +20,15 @@ const PARAMS: CircuitParams = CircuitParams {
     deposits: 1,
     transfers: 1,
     withdrawals: 1,
-    chain_id: 1337,
 };
+
+/// This rollup's deployment, and another rollup on the same chain.
+fn domain() -> Domain {
+    Domain::new(1337, &L1Address([0xc0; 20]), &[0; 32])
+}
+fn other_deployment() -> Domain {
+    Domain::new(1337, &L1Address([0xc1; 20]), &[0; 32])
+}
 const ALICE: L1Address = L1Address([0xa1; 20]);
 const BOB: L1Address = L1Address([0xb0; 20]);
 
@@ -52,7 +59,7 @@ impl Rollup {
             owner: L1Address([0xfe; 20]),
         };
         state.insert_genesis(AccountId(0), fee_account).unwrap();
-        let l1 = Mirror::new(keys.vk(), PARAMS, state.root(), 10, OPERATOR);
+        let l1 = Mirror::new(keys.vk(), PARAMS, state.root(), 10, OPERATOR, domain());
         let alice = PrivateKey::random(&mut rng);
         Self {
             keys,
@@ -74,7 +81,7 @@ impl Rollup {
             owner: ALICE,
             amount: Amount(amount),
         };
-        let mut b = BatchBuilder::new(&mut self.state, PARAMS, AccountId(0));
+        let mut b = BatchBuilder::new(&mut self.state, PARAMS, domain(), AccountId(0));
         b.deposit(AccountId(1), &d).unwrap();
         b.seal().unwrap()
     }
@@ -89,10 +96,10 @@ impl Rollup {
             nonce,
         };
         let v = w
-            .sign(PARAMS.chain_id, &self.alice)
-            .verify(PARAMS.chain_id, &self.alice.public_key())
+            .sign(domain(), &self.alice)
+            .verify(domain(), &self.alice.public_key())
             .unwrap();
-        let mut b = BatchBuilder::new(&mut self.state, PARAMS, AccountId(0));
+        let mut b = BatchBuilder::new(&mut self.state, PARAMS, domain(), AccountId(0));
         b.withdraw(&v).unwrap();
         b.seal().unwrap()
     }
@@ -139,6 +146,27 @@ fn deposit_withdraw_claim_and_every_rejection() {
     assert_eq!(
         r.l1.submit_batch(OPERATOR, [0xff; 32], batch.pubdata(), &proof),
         Err(L1Error::InputOutOfField)
+    );
+    // the same batch before another rollup on this chain: its proof names this deployment
+    let mut elsewhere = Mirror::new(
+        r.keys.vk(),
+        PARAMS,
+        fr_of(&r.l1.state.state_root).unwrap(),
+        10,
+        OPERATOR,
+        other_deployment(),
+    );
+    elsewhere
+        .deposit(ALICE, 5_000 * GWEI, pk_words(&r.alice))
+        .unwrap();
+    assert_eq!(
+        elsewhere.submit_batch(
+            OPERATOR,
+            word_of(&batch.new_root()),
+            batch.pubdata(),
+            &proof
+        ),
+        Err(L1Error::InvalidProof)
     );
     assert_eq!(r.l1.state.batch_count, 0);
 

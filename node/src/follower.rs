@@ -24,7 +24,7 @@ use crate::tx::{now_ms, L2Tx, TxRecord, TxStatus};
 use anyhow::{Context, Result};
 use ferry_circuits::field::fr_from_be32;
 use ferry_circuits::ops::{Account, AccountId};
-use ferry_circuits::{BatchBuilder, CircuitParams, Fr, State};
+use ferry_circuits::{BatchBuilder, CircuitParams, Domain, Fr, State};
 use ferry_prover::Verifier;
 use libp2p::PeerId;
 use std::collections::BTreeSet;
@@ -46,10 +46,12 @@ fn parse_root(s: &str) -> Option<Fr> {
 pub type Started = (SequencerHandle, NetHandle, tokio::task::JoinHandle<()>);
 
 /// Opens (or creates) the follower's data directory, replays what it stored, joins the
-/// network and starts following. `net.sequencer` names the sequencer to follow.
+/// network and starts following. `net.sequencer` names the sequencer to follow, and `domain`
+/// its deployment (its `ferry_chainInfo`): signatures and proofs are checked against it.
 pub async fn start(
     dir: &Path,
     params: CircuitParams,
+    domain: Domain,
     genesis: &[(AccountId, Account)],
     verifier: Arc<Verifier>,
     net: NetConfig,
@@ -106,11 +108,13 @@ pub async fn start(
         store: store.clone(),
         events: events.clone(),
         params,
+        domain,
         l1: l1_rx,
         metrics: metrics.clone(),
     };
     let follower = Follower {
         params,
+        domain,
         next: batches.len() as u64,
         state,
         store,
@@ -130,6 +134,7 @@ pub async fn start(
 
 struct Follower {
     params: CircuitParams,
+    domain: Domain,
     state: State,
     store: Arc<Store>,
     next: u64,
@@ -276,7 +281,7 @@ impl Follower {
     fn execute(&mut self, body: &BatchBody) -> Result<(), String> {
         let n = body.number;
         let params = self.params;
-        let chain = params.chain_id;
+        let domain = self.domain;
         let pubdata = hex::decode(&body.pubdata).map_err(|e| format!("batch {n}: {e}"))?;
         let fee = ferry_circuits::pubdata::split(&params, &pubdata)
             .ok_or(format!("batch {n}: public data has the wrong length"))?
@@ -288,7 +293,7 @@ impl Follower {
                 body.old_root
             ));
         }
-        let mut b = BatchBuilder::new(&mut self.state, params, AccountId(fee));
+        let mut b = BatchBuilder::new(&mut self.state, params, domain, AccountId(fee));
         for (idx, id, d) in &body.deposits {
             let taken = if body.refunds.contains(idx) {
                 b.refund_deposit(d)
@@ -298,7 +303,7 @@ impl Follower {
             taken.map_err(|e| format!("batch {n}: {e}"))?;
         }
         for tx in &body.txs {
-            tx.apply(&mut b, chain)
+            tx.apply(&mut b, domain)
                 .map_err(|e| format!("batch {n}: {e}"))?;
         }
         let sealed = b
@@ -317,7 +322,7 @@ impl Follower {
             if let L2Tx::Transfer(t) = tx {
                 touched.push(t.tx.to);
             }
-            let hash = tx.hash(chain);
+            let hash = tx.hash(domain);
             hashes.push(hash);
             let rec = TxRecord {
                 hash,
@@ -391,7 +396,7 @@ impl Follower {
         let (old, new) = parse_root(&body.old_root)
             .zip(parse_root(&body.new_root))
             .ok_or(format!("batch {n}: malformed root"))?;
-        let inputs = ferry_circuits::pubdata::public_inputs(old, new, &pubdata);
+        let inputs = ferry_circuits::pubdata::public_inputs(old, new, self.domain, &pubdata);
         if !ferry_prover::verify(&self.verifier, &inputs, &proof) {
             return Err(format!("batch {n}: the proof does not verify"));
         }

@@ -57,7 +57,6 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         deposits: 1,
         transfers,
         withdrawals: 1,
-        chain_id: CircuitParams::DEFAULT.chain_id,
     };
     let (keys, _) = Keys::load_or_generate(keys_dir, params, Some(seed), false)?;
     let anvil = Anvil::spawn()?;
@@ -83,8 +82,10 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         params,
         word_of(&state.root()),
         delay,
+        rng.gen(),
     )
     .await?;
+    let domain = evm.domain().await?;
 
     let newcomer = key(&mut rng);
     let pk = newcomer.public_key();
@@ -93,7 +94,7 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
     let deposit = depositor.deposit(pk_words, 3_000 * GWEI).await?.gas_used;
 
     let receiver = address_of(DEV_KEYS[2])?;
-    let mut b = BatchBuilder::new(&mut state, params, AccountId(0));
+    let mut b = BatchBuilder::new(&mut state, params, domain, AccountId(0));
     let d = Deposit {
         pubkey: pk,
         owner: address_of(DEV_KEYS[1])?,
@@ -112,10 +113,7 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
             nonce,
         };
         let k = &users[from as usize];
-        b.transfer(
-            &t.sign(params.chain_id, k)
-                .verify(params.chain_id, &k.public_key())?,
-        )?;
+        b.transfer(&t.sign(domain, k).verify(domain, &k.public_key())?)?;
     }
     let nonce = Nonce(b.state().account(AccountId(1)).context("funded")?.nonce);
     let w = Withdraw {
@@ -126,8 +124,8 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         nonce,
     };
     b.withdraw(
-        &w.sign(params.chain_id, &users[1])
-            .verify(params.chain_id, &users[1].public_key())?,
+        &w.sign(domain, &users[1])
+            .verify(domain, &users[1].public_key())?,
     )?;
     let batch = b.seal()?;
     let proof = proof_words(&ferry_prover::prove(&keys, &batch.witness, &mut rng)?);

@@ -118,9 +118,6 @@ struct ShapeArgs {
     /// Deposit slots per batch.
     #[arg(long, default_value_t = CircuitParams::DEFAULT.deposits)]
     deposits: usize,
-    /// Chain id the signatures commit to.
-    #[arg(long, default_value_t = CircuitParams::DEFAULT.chain_id)]
-    chain_id: u64,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -133,7 +130,6 @@ impl ShapeArgs {
             deposits: self.deposits,
             transfers: self.transfers,
             withdrawals: self.withdrawals,
-            chain_id: self.chain_id,
         };
         p.validate()?;
         Ok(p)

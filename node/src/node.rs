@@ -14,7 +14,7 @@ use crate::tx::{L2Tx, TxHash, TxStatus};
 use ferry_circuits::batch::BatchWitness;
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::{Account, AccountId};
-use ferry_circuits::{BatchBuilder, State};
+use ferry_circuits::{BatchBuilder, Domain, State};
 use ferry_contracts::mirror::word_of;
 use ferry_prover::keys::Keys;
 use std::path::Path;
@@ -136,7 +136,7 @@ pub async fn start(
                     "the L1 lost this verified batch (its state was not saved): submitting it again"
                 );
             }
-            let witness = execute_again(&store, &mut state, &cfg, &deposits, b)?;
+            let witness = execute_again(&store, &mut state, &cfg, l1.domain(), &deposits, b)?;
             // a proof stored before the stop goes to L1 as it is, if it checks
             let proof = b
                 .proof
@@ -171,7 +171,7 @@ pub async fn start(
         .into_iter()
         .map(|(k, tx)| {
             let seq = u64::from_be_bytes(k.try_into().unwrap_or_default());
-            (seq, tx.hash(params.chain_id), tx)
+            (seq, tx.hash(l1.domain()), tx)
         })
         .collect();
     let recovered = Recovered {
@@ -221,12 +221,13 @@ fn execute_again(
     store: &Store,
     state: &mut State,
     cfg: &SequencerConfig,
+    domain: Domain,
     deposits: &[Deposit],
     b: &StoredBatch,
 ) -> Result<BatchWitness, StartError> {
     let inconsistent =
         |what: String| StartError::Inconsistent(format!("batch {}: {what}", b.number));
-    let mut builder = BatchBuilder::new(state, cfg.params, cfg.fee_account);
+    let mut builder = BatchBuilder::new(state, cfg.params, domain, cfg.fee_account);
     for (idx, id) in &b.deposits {
         let d = deposits
             .get(*idx as usize)
@@ -243,7 +244,7 @@ fn execute_again(
             .get(TXS, h)?
             .ok_or_else(|| inconsistent(format!("tx {h} missing")))?;
         rec.tx
-            .apply(&mut builder, cfg.params.chain_id)
+            .apply(&mut builder, domain)
             .map_err(|e| inconsistent(format!("replay: {e}")))?;
     }
     let sealed = builder.seal().map_err(|e| inconsistent(e.to_string()))?;

@@ -6,7 +6,7 @@ use ferry_circuits::field::fr_to_be32;
 use ferry_circuits::ops::transfer::{SignedTransfer, VerifiedTransfer};
 use ferry_circuits::ops::withdraw::{SignedWithdraw, VerifiedWithdraw};
 use ferry_circuits::ops::TxError;
-use ferry_circuits::{BatchBuilder, BatchError};
+use ferry_circuits::{BatchBuilder, BatchError, Domain};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 use std::fmt;
@@ -62,11 +62,12 @@ impl<'de> Deserialize<'de> for TxHash {
 }
 
 impl L2Tx {
-    /// The hash: Keccak-256 over `type ‖ chain_id ‖ fields ‖ R8.x ‖ R8.y ‖ S` (integers
-    /// big-endian, 8 bytes for amounts and chain id, 4 for ids and nonces, 32 for field elements).
-    pub fn hash(&self, chain_id: u64) -> TxHash {
+    /// The hash: Keccak-256 over `domain ‖ type ‖ fields ‖ R8.x ‖ R8.y ‖ S` (integers
+    /// big-endian, 8 bytes for amounts, 4 for ids and nonces, 32 for the domain and field
+    /// elements).
+    pub fn hash(&self, domain: Domain) -> TxHash {
         let mut h = Keccak256::new();
-        h.update(chain_id.to_be_bytes());
+        h.update(fr_to_be32(&domain.to_fr()));
         let sig = match self {
             L2Tx::Transfer(t) => {
                 h.update([1u8]);
@@ -122,16 +123,16 @@ impl L2Tx {
     }
 
     /// Checks the format and the signature against `signer`, the sender's key.
-    pub fn verify(&self, chain_id: u64, signer: &PublicKey) -> Result<VerifiedTx, TxError> {
+    pub fn verify(&self, domain: Domain, signer: &PublicKey) -> Result<VerifiedTx, TxError> {
         Ok(match self {
-            L2Tx::Transfer(t) => VerifiedTx::Transfer(t.clone().verify(chain_id, signer)?),
-            L2Tx::Withdraw(w) => VerifiedTx::Withdraw(w.clone().verify(chain_id, signer)?),
+            L2Tx::Transfer(t) => VerifiedTx::Transfer(t.clone().verify(domain, signer)?),
+            L2Tx::Withdraw(w) => VerifiedTx::Withdraw(w.clone().verify(domain, signer)?),
         })
     }
 
     /// Verifies the signature against the sender's key as the batch has left it, then adds the
     /// transaction to the batch (which checks nonce, balance and overflow).
-    pub fn apply(&self, b: &mut BatchBuilder<'_>, chain_id: u64) -> Result<(), BatchError> {
+    pub fn apply(&self, b: &mut BatchBuilder<'_>, domain: Domain) -> Result<(), BatchError> {
         let kind = match self {
             L2Tx::Transfer(_) => "transfer",
             L2Tx::Withdraw(_) => "withdrawal",
@@ -148,8 +149,8 @@ impl L2Tx {
             .map(|a| a.pubkey)
             .ok_or(op(TxError::UnknownAccount(from)))?;
         match self {
-            L2Tx::Transfer(t) => b.transfer(&t.clone().verify(chain_id, &pk).map_err(op)?),
-            L2Tx::Withdraw(w) => b.withdraw(&w.clone().verify(chain_id, &pk).map_err(op)?),
+            L2Tx::Transfer(t) => b.transfer(&t.clone().verify(domain, &pk).map_err(op)?),
+            L2Tx::Withdraw(w) => b.withdraw(&w.clone().verify(domain, &pk).map_err(op)?),
         }
     }
 

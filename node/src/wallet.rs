@@ -9,6 +9,7 @@ use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::withdraw::Withdraw;
 use ferry_circuits::ops::{AccountId, Amount, L1Address, Nonce};
+use ferry_circuits::Domain;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use std::time::{Duration, Instant};
 
@@ -145,11 +146,11 @@ async fn send(c: &HttpClient, tx: L2Tx, wait: bool) -> Result<()> {
     }
 }
 
-/// The signing side of a transaction: key, node, chain id, account and nonce.
+/// The signing side of a transaction: key, node, deployment, account and nonce.
 struct Sender {
     key: PrivateKey,
     client: HttpClient,
-    chain_id: u64,
+    domain: Domain,
     from: AccountId,
     nonce: Nonce,
 }
@@ -158,12 +159,12 @@ impl Sender {
     async fn connect(common: &Common, opts: &TxOpts) -> Result<Self> {
         let key = PrivateKey::from_hex(&common.key)?;
         let client = client(&common.rpc)?;
-        let chain_id = client.chain_info().await?.chain_id;
+        let domain = client.chain_info().await?.domain;
         let (id, acc) = account_of(&client, &key).await?;
         Ok(Self {
             key,
             client,
-            chain_id,
+            domain,
             from: AccountId(id),
             nonce: Nonce(opts.nonce.unwrap_or(acc.nonce)),
         })
@@ -224,7 +225,7 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
             };
             send(
                 &s.client,
-                L2Tx::Transfer(tx.sign(s.chain_id, &s.key)),
+                L2Tx::Transfer(tx.sign(s.domain, &s.key)),
                 opts.wait,
             )
             .await?;
@@ -246,7 +247,7 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
             };
             send(
                 &s.client,
-                L2Tx::Withdraw(tx.sign(s.chain_id, &s.key)),
+                L2Tx::Withdraw(tx.sign(s.domain, &s.key)),
                 opts.wait,
             )
             .await?;

@@ -26,7 +26,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{free_port, transfer, CHAIN};
+use common::{domain_of, free_port, transfer};
 
 const ACCOUNTS: u32 = 4;
 
@@ -261,6 +261,7 @@ async fn chaos_kills_under_load_lose_and_double_nothing() {
         .collect();
     let mut sent: HashMap<TxHash, L2Tx> = HashMap::new();
     let mut t = Tally::default();
+    let dom = domain_of(&c).await;
 
     // the chaos: a kill every 6-20 s (the first after 10 s, when anvil has saved the deployed
     // contracts), in a task of its own so that kills land in the middle of calls; a transfer
@@ -324,8 +325,8 @@ async fn chaos_kills_under_load_lose_and_double_nothing() {
         turn += 1;
         if s.outstanding.is_none() {
             let to = (s.acc.id + rng.gen_range(1..ACCOUNTS)) % ACCOUNTS;
-            let tx = transfer(&s.acc, to, rng.gen_range(1..1_000), s.nonce);
-            let h = tx.hash(CHAIN);
+            let tx = transfer(dom, &s.acc, to, rng.gen_range(1..1_000), s.nonce);
+            let h = tx.hash(dom);
             s.outstanding = Some((tx, h));
         }
         send(&c, s, &mut sent, &mut t).await;

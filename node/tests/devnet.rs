@@ -4,7 +4,6 @@
 //! by a restart on the same data directory.
 
 use ferry_circuits::eddsa::PrivateKey;
-use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::withdraw::Withdraw;
 use ferry_circuits::ops::{AccountId, Amount, L1Address, Nonce};
 use ferry_node::devnet::TestAccount;
@@ -17,7 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{free_port, key, transfer, CHAIN};
+use common::{domain_of, free_port, key, transfer};
+use ferry_circuits::Domain;
 
 struct Devnet {
     child: Child,
@@ -111,14 +111,21 @@ fn raw_post(port: u16, body: &str) -> String {
 }
 
 /// A transfer signed by circomlibjs (tests/js/sign-transfer.js), as raw JSON.
-fn circomlibjs_transfer(from: &TestAccount, to: u32, amount: u64, nonce: u32) -> String {
+fn circomlibjs_transfer(
+    domain: Domain,
+    from: &TestAccount,
+    to: u32,
+    amount: u64,
+    nonce: u32,
+) -> String {
     // installs the npm packages (circomlibjs among them) if they are missing
     ferry_node::l1::anvil::binary().expect("npm packages");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/sign-transfer.js");
     let out = Command::new("node")
         .arg(script)
         .arg(&from.private_key)
-        .args([CHAIN, from.id as u64, to as u64, amount, 1, nonce as u64].map(|x| x.to_string()))
+        .arg(domain.to_string())
+        .args([from.id as u64, to as u64, amount, 1, nonce as u64].map(|x| x.to_string()))
         .output()
         .expect("node runs");
     assert!(
@@ -144,12 +151,13 @@ async fn scenario(l1: &str) {
     let port = free_port();
     let (devnet, c) = start(dir.path(), port, l1).await;
     assert_eq!(c.chain_info().await.unwrap().l1.kind, l1);
+    let dom = domain_of(&c).await;
     let acc = accounts(dir.path());
     let start_balance = acc[1].balance;
 
     // a transfer, soft-confirmed then verified on L1
     let h = c
-        .send_transaction(transfer(&acc[1], 2, 1_000, 0))
+        .send_transaction(transfer(dom, &acc[1], 2, 1_000, 0))
         .await
         .unwrap();
     wait_verified(&c, h).await;
@@ -161,11 +169,11 @@ async fn scenario(l1: &str) {
     assert_eq!(fee.balance, start_balance + 1);
 
     // a transfer signed by a JavaScript wallet (circomlibjs) is taken like the CLI's
-    let js = circomlibjs_transfer(&acc[3], 1, 250, 0);
+    let js = circomlibjs_transfer(dom, &acc[3], 1, 250, 0);
     let as_rust: L2Tx = serde_json::from_str(&js).unwrap();
     assert_eq!(
         as_rust,
-        transfer(&acc[3], 1, 250, 0),
+        transfer(dom, &acc[3], 1, 250, 0),
         "circomlib's EdDSA is deterministic: the Rust wallet signs the same bytes"
     );
     let reply = raw_post(
@@ -192,7 +200,7 @@ async fn scenario(l1: &str) {
         nonce: Nonce(0),
     };
     let h = c
-        .send_transaction(L2Tx::Withdraw(w.sign(CHAIN, &key(&acc[2]))))
+        .send_transaction(L2Tx::Withdraw(w.sign(dom, &key(&acc[2]))))
         .await
         .unwrap();
     wait_verified(&c, h).await;
@@ -256,38 +264,24 @@ async fn scenario(l1: &str) {
 
     // bad input: an error each, and the state does not move
     let before = c.chain_info().await.unwrap();
-    let replay = transfer(&acc[1], 2, 1_000, 0);
+    let replay = transfer(dom, &acc[1], 2, 1_000, 0);
     assert!(
         c.send_transaction(replay).await.is_err(),
         "replay (old nonce)"
     );
-    let mut forged = transfer(&acc[1], 2, 1_000, 1);
+    let mut forged = transfer(dom, &acc[1], 2, 1_000, 1);
     if let L2Tx::Transfer(t) = &mut forged {
         t.tx.amount = Amount(2_000); // signed for 1000
     }
     assert!(c.send_transaction(forged).await.is_err(), "bad signature");
-    let other_chain = {
-        let t = Transfer {
-            from: AccountId(1),
-            to: AccountId(2),
-            amount: Amount(5),
-            fee: Amount(1),
-            nonce: Nonce(1),
-        };
-        L2Tx::Transfer(t.sign(CHAIN + 1, &key(&acc[1])))
-    };
     assert!(
-        c.send_transaction(other_chain).await.is_err(),
-        "another chain id"
-    );
-    assert!(
-        c.send_transaction(transfer(&acc[1], 2, u64::MAX, 1))
+        c.send_transaction(transfer(dom, &acc[1], 2, u64::MAX, 1))
             .await
             .is_err(),
         "overflow / unpackable"
     );
     assert!(
-        c.send_transaction(transfer(&acc[1], 9, 10, 1))
+        c.send_transaction(transfer(dom, &acc[1], 9, 10, 1))
             .await
             .is_err(),
         "empty receiver"
@@ -443,6 +437,30 @@ async fn a_client_that_trickles_its_body_locks_out_only_itself() {
 /// A deposit that cannot be applied used to stop every later deposit for good. Now it is
 /// refunded: the batch takes it from the L1 queue as a refund record, no account changes, and
 /// its depositor claims it back on L1; the deposits after it are applied.
+/// Two devnets started alike (same chain id, operator, genesis accounts and keys): a
+/// transaction signed for one is refused by the other, because each deployment has its own
+/// domain. Before domains, both signed over chain id 1337 and took each other's transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_signed_for_one_devnet_is_refused_by_another() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (_a, a) = start(dir_a.path(), free_port(), "embedded").await;
+    let (_b, b) = start(dir_b.path(), free_port(), "embedded").await;
+    let acc = accounts(dir_a.path());
+    assert_eq!(acc, accounts(dir_b.path()), "the same test accounts");
+    let (dom_a, dom_b) = (domain_of(&a).await, domain_of(&b).await);
+    assert_ne!(dom_a, dom_b);
+
+    let for_a = transfer(dom_a, &acc[1], 2, 1_000, 0);
+    let refused = b.send_transaction(for_a.clone()).await.unwrap_err();
+    assert!(refused.to_string().contains("signature"), "{refused}");
+    assert_eq!(b.get_account(1).await.unwrap().unwrap().nonce, 0);
+    // the one it was signed for takes it, and the other takes its own
+    a.send_transaction(for_a).await.unwrap();
+    b.send_transaction(transfer(dom_b, &acc[1], 2, 1_000, 0))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deposits_that_cannot_apply_are_refunded() {
     deposits_that_cannot_apply_are_refunded_on("embedded").await;
@@ -528,11 +546,15 @@ async fn kill_9_then_restart_on(l1: &str) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let (mut devnet, c) = start(dir.path(), port, l1).await;
+    let dom = domain_of(&c).await;
     let acc = accounts(dir.path());
     let mut accepted = Vec::new();
     for n in 0..6u32 {
         for a in [&acc[1], &acc[2]] {
-            if let Ok(h) = c.send_transaction(transfer(a, 3, 10 + n as u64, n)).await {
+            if let Ok(h) = c
+                .send_transaction(transfer(dom, a, 3, 10 + n as u64, n))
+                .await
+            {
                 accepted.push(h);
             }
         }

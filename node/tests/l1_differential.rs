@@ -7,7 +7,7 @@ use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::withdraw::Withdraw;
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
-use ferry_circuits::{BatchBuilder, CircuitParams, SealedBatch, State};
+use ferry_circuits::{BatchBuilder, CircuitParams, Domain, SealedBatch, State};
 use ferry_contracts::evm::{proof_words, Word};
 use ferry_contracts::mirror::{word_of, GWEI};
 use ferry_contracts::{L1Error, Mirror};
@@ -22,9 +22,11 @@ const PARAMS: CircuitParams = CircuitParams {
     deposits: 1,
     transfers: 1,
     withdrawals: 1,
-    chain_id: 1337,
 };
 const DELAY: u64 = 10;
+/// The deployment's salt; anvil's chain id is its default.
+const SALT: [u8; 32] = [0x5a; 32];
+const ANVIL_CHAIN_ID: u64 = 31337;
 
 struct Both {
     mirror: Mirror,
@@ -101,6 +103,7 @@ fn plus_q(w: &Word) -> Word {
 
 struct Rollup {
     keys: Keys,
+    domain: Domain,
     state: State,
     rng: rand_chacha::ChaCha20Rng,
     alice: PrivateKey,
@@ -116,8 +119,8 @@ impl Rollup {
         proof_words(&ferry_prover::prove(&self.keys, &b.witness, &mut self.rng).unwrap())
     }
 
-    fn deposit_batch(state: &mut State, id: u32, d: Deposit) -> SealedBatch {
-        let mut b = BatchBuilder::new(state, PARAMS, AccountId(0));
+    fn deposit_batch(state: &mut State, domain: Domain, id: u32, d: Deposit) -> SealedBatch {
+        let mut b = BatchBuilder::new(state, PARAMS, domain, AccountId(0));
         b.deposit(AccountId(id), &d).unwrap();
         b.seal().unwrap()
     }
@@ -132,10 +135,10 @@ impl Rollup {
             nonce,
         };
         let v = w
-            .sign(PARAMS.chain_id, &self.alice)
-            .verify(PARAMS.chain_id, &self.alice.public_key())
+            .sign(self.domain, &self.alice)
+            .verify(self.domain, &self.alice.public_key())
             .unwrap();
-        let mut b = BatchBuilder::new(&mut self.state, PARAMS, AccountId(0));
+        let mut b = BatchBuilder::new(&mut self.state, PARAMS, self.domain, AccountId(0));
         b.withdraw(&v).unwrap();
         b.seal().unwrap()
     }
@@ -157,21 +160,37 @@ async fn evm_and_mirror_agree() {
     };
     state.insert_genesis(AccountId(0), fee_account).unwrap();
     let genesis = word_of(&state.root());
-    let (evm, gas) = EvmL1::deploy(&anvil.url, DEV_KEYS[0], keys.vk(), PARAMS, genesis, DELAY)
-        .await
-        .unwrap();
+    let (evm, gas) = EvmL1::deploy(
+        &anvil.url,
+        DEV_KEYS[0],
+        keys.vk(),
+        PARAMS,
+        genesis,
+        DELAY,
+        SALT,
+    )
+    .await
+    .unwrap();
     println!("deployment gas: {gas:?}");
+    let domain = evm.domain().await.unwrap();
+    assert_eq!(
+        domain,
+        Domain::new(ANVIL_CHAIN_ID, &L1Address(evm.rollup.0 .0), &SALT),
+        "the contract and Rust name the deployment alike"
+    );
     let mirror = Mirror::new(
         keys.vk(),
         PARAMS,
         state.root(),
         DELAY,
         ferry_node::l1::backend::operator(),
+        domain,
     );
     let mut l1 = Both { mirror, evm };
     let alice = PrivateKey::random(&mut rng);
     let mut r = Rollup {
         keys,
+        domain,
         state,
         rng,
         alice,
@@ -201,9 +220,34 @@ async fn evm_and_mirror_agree() {
         owner: address_of(alice_l1).unwrap(),
         amount: Amount(5_000),
     };
-    let batch = Rollup::deposit_batch(&mut r.state, 1, d);
+    let batch = Rollup::deposit_batch(&mut r.state, r.domain, 1, d);
     let proof = r.prove(&batch);
     let root = word_of(&batch.new_root());
+
+    // the same batch before another rollup on this chain, from the same operator, genesis
+    // and queue: its proof names the other deployment, and is refused
+    let (elsewhere, _) = EvmL1::deploy(
+        &anvil.url,
+        DEV_KEYS[0],
+        r.keys.vk(),
+        PARAMS,
+        genesis,
+        DELAY,
+        [0xa5; 32],
+    )
+    .await
+    .unwrap();
+    assert_ne!(elsewhere.domain().await.unwrap(), r.domain);
+    elsewhere
+        .with_key(alice_l1)
+        .unwrap()
+        .deposit(alice_pk, 5_000 * GWEI)
+        .await
+        .unwrap();
+    assert_eq!(
+        evm_result(elsewhere.submit_batch(root, batch.pubdata(), &proof).await),
+        Err(L1Error::InvalidProof)
+    );
 
     let mut tampered = proof;
     tampered[7][31] ^= 1;
@@ -268,7 +312,7 @@ async fn evm_and_mirror_agree() {
         amount: Amount(300),
         ..d
     };
-    let skipping = Rollup::deposit_batch(&mut wrong_state, 1, d_alice);
+    let skipping = Rollup::deposit_batch(&mut wrong_state, r.domain, 1, d_alice);
     let p = r.prove(&skipping);
     let res = l1
         .submit(word_of(&skipping.new_root()), skipping.pubdata(), &p)
@@ -287,13 +331,13 @@ async fn evm_and_mirror_agree() {
         amount: Amount(1),
     };
     let mut scratch = r.state.clone();
-    let mut b = BatchBuilder::new(&mut scratch, PARAMS, AccountId(0));
+    let mut b = BatchBuilder::new(&mut scratch, PARAMS, r.domain, AccountId(0));
     assert!(
         b.deposit(AccountId(1), &d_front).is_err(),
         "a deposit from Bob credits no account of Alice's"
     );
     for (id, dep) in [(2, d_bob), (3, d_front), (1, d_alice)] {
-        let b = Rollup::deposit_batch(&mut r.state, id, dep);
+        let b = Rollup::deposit_batch(&mut r.state, r.domain, id, dep);
         let p = r.prove(&b);
         l1.submit(word_of(&b.new_root()), b.pubdata(), &p)
             .await
@@ -314,7 +358,7 @@ async fn evm_and_mirror_agree() {
         amount: Amount(700),
     };
     let before = r.state.root();
-    let mut b = BatchBuilder::new(&mut r.state, PARAMS, AccountId(0));
+    let mut b = BatchBuilder::new(&mut r.state, PARAMS, r.domain, AccountId(0));
     b.refund_deposit(&d_carol).unwrap();
     let refund = b.seal().unwrap();
     assert_eq!(refund.new_root(), before);
@@ -479,9 +523,11 @@ async fn instant_withdrawal_is_claimable_in_the_verifying_block() {
         PARAMS,
         word_of(&state.root()),
         DELAY,
+        SALT,
     )
     .await
     .unwrap();
+    let domain = evm.domain().await.unwrap();
     let pk = alice.public_key();
     evm.with_key(DEV_KEYS[1])
         .unwrap()
@@ -490,6 +536,7 @@ async fn instant_withdrawal_is_claimable_in_the_verifying_block() {
         .unwrap();
     let mut r = Rollup {
         keys,
+        domain,
         state,
         rng,
         alice,
@@ -499,7 +546,7 @@ async fn instant_withdrawal_is_claimable_in_the_verifying_block() {
         owner: address_of(DEV_KEYS[1]).unwrap(),
         amount: Amount(2_000),
     };
-    let b = Rollup::deposit_batch(&mut r.state, 1, d);
+    let b = Rollup::deposit_batch(&mut r.state, r.domain, 1, d);
     let p = r.prove(&b);
     evm.submit_batch(word_of(&b.new_root()), b.pubdata(), &p)
         .await

@@ -60,7 +60,10 @@ async fn until(
 async fn anvil_killed_mid_run_is_restarted_and_every_batch_ends_verified() {
     let (dir, chain, (handle, join)) = on_anvil(1_000).await;
     for n in 0..2 {
-        handle.submit(chain.transfer(1, n)).await.unwrap();
+        handle
+            .submit(chain.transfer(handle.domain, 1, n))
+            .await
+            .unwrap();
     }
     until(&handle, 300, "the first batches verified", |v| {
         v.batch_count >= 1
@@ -71,7 +74,10 @@ async fn anvil_killed_mid_run_is_restarted_and_every_batch_ends_verified() {
     signal_anvil(dir.path(), "-KILL");
     // transactions go on being taken and sealed while the L1 is gone
     for n in 2..6 {
-        handle.submit(chain.transfer(1, n)).await.unwrap();
+        handle
+            .submit(chain.transfer(handle.domain, 1, n))
+            .await
+            .unwrap();
     }
     let m = handle.metrics.clone();
     wait_until(300, "sealed", || m.txs_sealed.load(Relaxed) >= 6).await;
@@ -109,7 +115,7 @@ async fn a_hung_l1_is_reported_fills_the_backlog_to_busy_and_is_caught_up() {
     let mut nonce = 0;
     let refused = tokio::time::timeout(Duration::from_secs(300), async {
         loop {
-            match handle.submit(chain.transfer(1, nonce)).await {
+            match handle.submit(chain.transfer(handle.domain, 1, nonce)).await {
                 Ok(_) => nonce += 1,
                 Err(e @ SubmitError::L1Backlog { .. }) => break e,
                 Err(SubmitError::MempoolFull(_)) => {}
@@ -139,7 +145,10 @@ async fn a_hung_l1_is_reported_fills_the_backlog_to_busy_and_is_caught_up() {
     })
     .await;
     // and the door is open again
-    handle.submit(chain.transfer(1, nonce)).await.unwrap();
+    handle
+        .submit(chain.transfer(handle.domain, 1, nonce))
+        .await
+        .unwrap();
     drop(handle);
     join.await.unwrap();
 }
@@ -154,7 +163,10 @@ async fn a_batch_on_l1_this_node_did_not_seal_stops_it() {
     use rand::SeedableRng;
 
     let (_dir, chain, (handle, _join)) = on_anvil(1_000).await;
-    handle.submit(chain.transfer(1, 0)).await.unwrap();
+    handle
+        .submit(chain.transfer(handle.domain, 1, 0))
+        .await
+        .unwrap();
     until(&handle, 300, "a batch verified", |v| v.batch_count >= 1).await;
     assert!(handle.l1.borrow().diverged.is_none());
     assert_eq!(handle.metrics.l1_diverged.load(Relaxed), 0);
@@ -165,7 +177,8 @@ async fn a_batch_on_l1_this_node_did_not_seal_stops_it() {
         .unwrap()
         .try_into()
         .unwrap();
-    let w = ferry_circuits::BatchWitness::noops(chain::PARAMS, fr_of(&root).unwrap());
+    let w =
+        ferry_circuits::BatchWitness::noops(chain::PARAMS, fr_of(&root).unwrap(), handle.domain);
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let proof = ferry_prover::prove(&chain.keys, &w, &mut rng).unwrap();
     let evm = ferry_node::l1::evm::EvmL1::at(
@@ -186,7 +199,10 @@ async fn a_batch_on_l1_this_node_did_not_seal_stops_it() {
     let why = handle.l1.borrow().diverged.clone().unwrap();
     assert!(why.contains("the L1 verified 2 batches"), "{why}");
     assert_eq!(handle.metrics.l1_diverged.load(Relaxed), 1);
-    let refused = handle.submit(chain.transfer(1, 1)).await.unwrap_err();
+    let refused = handle
+        .submit(chain.transfer(handle.domain, 1, 1))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&refused, SubmitError::Unavailable(m) if m.contains("another chain")),
         "{refused}"

@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{free_port, transfer};
+use common::{domain_of, free_port, transfer};
 #[path = "common/nodes.rs"]
 mod nodes;
 use nodes::{accounts, same_chain, until, verified, Node, CIRCUIT};
@@ -34,11 +34,22 @@ async fn sequencer_follower_and_prover_worker() {
     let seq = Node::new(root.path(), "sequencer");
     let _seq_proc = seq.spawn(&keys, &[]);
     let s = seq.client().await;
+    let dom = domain_of(&s).await;
     let acc = accounts(&seq);
     let seq_addr = seq.addr().to_string();
 
     let fol = Node::new(root.path(), "follower");
-    let fol_proc = fol.spawn(&keys, &["--role", "follower", "--sequencer", &seq_addr]);
+    let fol_proc = fol.spawn(
+        &keys,
+        &[
+            "--role",
+            "follower",
+            "--sequencer",
+            &seq_addr,
+            "--domain",
+            &dom.to_string(),
+        ],
+    );
     let f = fol.client().await;
     let worker = Node::new(root.path(), "worker");
     let worker_proc = worker.spawn(&keys, &["--role", "prover", "--sequencer", &seq_addr]);
@@ -57,11 +68,11 @@ async fn sequencer_follower_and_prover_worker() {
     // a transfer through the sequencer, one through the follower: both included, and the
     // follower holds the same chain with every proof checked
     let h1 = s
-        .send_transaction(transfer(&acc[1], 2, 1_000, 0))
+        .send_transaction(transfer(dom, &acc[1], 2, 1_000, 0))
         .await
         .unwrap();
     let h2 = f
-        .send_transaction(transfer(&acc[2], 3, 500, 0))
+        .send_transaction(transfer(dom, &acc[2], 3, 500, 0))
         .await
         .unwrap();
     // known on the follower from the moment the sequencer took it (the sequencer's receipt
@@ -72,8 +83,8 @@ async fn sequencer_follower_and_prover_worker() {
         "the follower's receipt of a transaction it forwarded"
     );
     for (again, why) in [
-        (transfer(&acc[2], 3, 500, 0), "already known"),
-        (transfer(&acc[2], 3, 499, 0), "nonce"),
+        (transfer(dom, &acc[2], 3, 500, 0), "already known"),
+        (transfer(dom, &acc[2], 3, 499, 0), "nonce"),
     ] {
         match f.send_transaction(again).await {
             Err(jsonrpsee::core::ClientError::Call(e)) => {
@@ -116,7 +127,7 @@ async fn sequencer_follower_and_prover_worker() {
     // a worker frozen before it gets a job, then killed: the job goes back and is proven here
     worker_proc.signal("-STOP");
     let h3 = s
-        .send_transaction(transfer(&acc[1], 2, 7, 1))
+        .send_transaction(transfer(dom, &acc[1], 2, 7, 1))
         .await
         .unwrap();
     until("the job sent to the frozen worker", 30, async || {
@@ -159,7 +170,7 @@ async fn sequencer_follower_and_prover_worker() {
     let mut hs = Vec::new();
     for n in 0..3 {
         hs.push(
-            s.send_transaction(transfer(&acc[3], 1, 5, n))
+            s.send_transaction(transfer(dom, &acc[3], 1, 5, n))
                 .await
                 .unwrap(),
         );
@@ -171,7 +182,17 @@ async fn sequencer_follower_and_prover_worker() {
         })
         .await;
     }
-    let _fol_proc = fol.spawn(&keys, &["--role", "follower", "--sequencer", &seq_addr]);
+    let _fol_proc = fol.spawn(
+        &keys,
+        &[
+            "--role",
+            "follower",
+            "--sequencer",
+            &seq_addr,
+            "--domain",
+            &dom.to_string(),
+        ],
+    );
     let f = fol.client().await;
     until("the restarted follower caught up", 60, async || {
         same_chain(&s, &f).await
@@ -269,6 +290,7 @@ async fn devnet_with_a_follower_and_a_prover() {
         .unwrap();
     let mut devnet = seq.spawn(&keys, &["--followers", "1", "--provers", "1"]);
     let s = seq.client().await;
+    let dom = domain_of(&s).await;
     let fol = Node {
         dir: seq.dir.join("follower-0"),
         rpc: seq.rpc + 1,
@@ -276,6 +298,11 @@ async fn devnet_with_a_follower_and_a_prover() {
         p2p: 0,
     };
     let f = fol.client().await;
+    assert_eq!(
+        domain_of(&f).await,
+        dom,
+        "the devnet gave its follower its domain"
+    );
     let acc = accounts(&seq);
     until("the worker joined", 60, async || {
         seq.metric("ferry_p2p_peers") >= 2.0
@@ -337,11 +364,12 @@ async fn restore_from_anvil() {
     let seq = Node::new(root.path(), "sequencer");
     let _seq_proc = seq.spawn(&keys, &["--l1", "anvil"]);
     let s = seq.client().await;
+    let dom = domain_of(&s).await;
     let acc = accounts(&seq);
     let mut hs = Vec::new();
     for n in 0..3 {
         hs.push(
-            s.send_transaction(transfer(&acc[1], 3, 100 + n as u64, n))
+            s.send_transaction(transfer(dom, &acc[1], 3, 100 + n as u64, n))
                 .await
                 .unwrap(),
         );

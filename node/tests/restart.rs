@@ -37,7 +37,7 @@ async fn verified_batches_replay_from_public_data_and_the_rest_execute_again() {
     let chain = Chain::new(dir.path());
     // two transfers proven and verified, then two more sealed with proving off
     for (prove, nonce) in [(true, 0), (false, 1)] {
-        let txs = vec![chain.transfer(1, nonce), chain.transfer(2, nonce)];
+        let txs = |d| vec![chain.transfer(d, 1, nonce), chain.transfer(d, 2, nonce)];
         chain.run(dir.path(), prove, txs).await;
     }
 
@@ -119,9 +119,11 @@ async fn a_restart_with_thirty_unproven_batches_proves_and_verifies_every_one() 
     let dir = tempfile::tempdir().unwrap();
     let chain = Chain::new(dir.path());
     // sixty transfers sealed two per batch with proving off: thirty batches no L1 has seen
-    let txs = (0..30)
-        .flat_map(|n| [chain.transfer(1, n), chain.transfer(2, n)])
-        .collect();
+    let txs = |d| {
+        (0..30)
+            .flat_map(|n| [chain.transfer(d, 1, n), chain.transfer(d, 2, n)])
+            .collect()
+    };
     chain.run(dir.path(), false, txs).await;
     let db = dir.path().join("db");
     let sealed = statuses(&db).len() as u64;
@@ -140,7 +142,7 @@ async fn a_restart_with_thirty_unproven_batches_proves_and_verifies_every_one() 
     // and the node takes new transactions meanwhile and after
     let hash = tokio::time::timeout(
         Duration::from_secs(30),
-        handle.submit(chain.transfer(1, 30)),
+        handle.submit(chain.transfer(handle.domain, 1, 30)),
     )
     .await
     .expect("the sequencer answers")
@@ -167,7 +169,7 @@ async fn a_restart_with_thirty_unproven_batches_proves_and_verifies_every_one() 
 async fn a_lost_write_ahead_log_or_manifest_is_refused_with_a_pointer_to_restore() {
     let dir = tempfile::tempdir().unwrap();
     let chain = Chain::new(dir.path());
-    let txs = vec![chain.transfer(1, 0), chain.transfer(2, 0)];
+    let txs = |d| vec![chain.transfer(d, 1, 0), chain.transfer(d, 2, 0)];
     chain.run(dir.path(), true, txs).await;
     let db = dir.path().join("db");
     let copy = dir.path().join("copy");

@@ -7,7 +7,7 @@ use ferry_node::tx::TxStatus;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::transfer;
+use common::{domain_of, transfer};
 #[path = "common/nodes.rs"]
 mod nodes;
 use nodes::{accounts, until, verified, Node};
@@ -24,6 +24,7 @@ async fn a_hung_worker_holding_a_job_is_noticed_quickly() {
     // the default `--prove-timeout-s` (300): the network alone would wait five minutes
     let _seq_proc = seq.spawn(&keys, &[]);
     let s = seq.client().await;
+    let dom = domain_of(&s).await;
     let acc = accounts(&seq);
     let seq_addr = seq.addr().to_string();
     let worker = Node::new(root.path(), "worker");
@@ -37,7 +38,7 @@ async fn a_hung_worker_holding_a_job_is_noticed_quickly() {
     // a proof from the worker: the sequencer now knows how long a proof takes
     let mut nonce = 0;
     let h = s
-        .send_transaction(transfer(&acc[1], 2, 10, nonce))
+        .send_transaction(transfer(dom, &acc[1], 2, 10, nonce))
         .await
         .unwrap();
     nonce += 1;
@@ -61,7 +62,7 @@ async fn a_hung_worker_holding_a_job_is_noticed_quickly() {
             "the worker answered every job before it was frozen"
         );
         let h = s
-            .send_transaction(transfer(&acc[1], 2, 10, nonce))
+            .send_transaction(transfer(dom, &acc[1], 2, 10, nonce))
             .await
             .unwrap();
         nonce += 1;

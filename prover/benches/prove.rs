@@ -15,7 +15,6 @@ fn bench(c: &mut Criterion) {
         deposits: 0,
         transfers: 2,
         withdrawals: 0,
-        chain_id: 1337,
     };
     let keys = Keys::generate(CircuitShape::synthesize(params).unwrap(), Some(1), true).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);

@@ -7,7 +7,7 @@ use crate::prove::{prove_plain, prove_with_quotient, quotient, verify, witness};
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
-use ferry_circuits::{BatchBuilder, CircuitParams, State};
+use ferry_circuits::{BatchBuilder, CircuitParams, Domain, State};
 use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -90,7 +90,9 @@ pub fn random_transfer_batch(
 ) -> ferry_circuits::SealedBatch {
     let n = (params.capacity().min(64)) as u32;
     let (mut state, keys) = accounts(params.depth, n.max(2), rng);
-    let mut b = BatchBuilder::new(&mut state, params, AccountId(0));
+    // any deployment serves a benchmark: the placeholder domain
+    let domain = Domain::default();
+    let mut b = BatchBuilder::new(&mut state, params, domain, AccountId(0));
     for _ in 0..params.transfers {
         let from = rng.gen_range(0..keys.len() as u32);
         let to = rng.gen_range(0..keys.len() as u32);
@@ -104,8 +106,8 @@ pub fn random_transfer_batch(
         };
         let k = &keys[from as usize];
         let v = tx
-            .sign(params.chain_id, k)
-            .verify(params.chain_id, &k.public_key())
+            .sign(domain, k)
+            .verify(domain, &k.public_key())
             .expect("valid");
         b.transfer(&v).expect("funded accounts");
     }
@@ -141,7 +143,6 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
             deposits: 0,
             transfers: size,
             withdrawals: 0,
-            chain_id: CircuitParams::DEFAULT.chain_id,
         };
         pb.set_message(format!("batch {size}: setup"));
         let t = Instant::now();

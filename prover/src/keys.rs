@@ -17,7 +17,7 @@ use ark_relations::r1cs::{
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ferry_circuits::batch::BatchWitness;
 use ferry_circuits::circuit::BatchCircuit;
-use ferry_circuits::CircuitParams;
+use ferry_circuits::{CircuitParams, Domain};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use sha3::{Digest, Keccak256};
@@ -80,7 +80,7 @@ impl CircuitShape {
             cs.set_mode(SynthesisMode::Setup);
             let root = ferry_circuits::merkle::empty_roots(params.depth)[params.depth];
             BatchCircuit {
-                witness: BatchWitness::noops(params, root),
+                witness: BatchWitness::noops(params, root, Domain::default()),
             }
             .generate_constraints(cs.clone())?;
             cs.finalize();
@@ -233,7 +233,7 @@ impl Keys {
         };
         let root = ferry_circuits::merkle::empty_roots(shape.params.depth)[shape.params.depth];
         let circuit = BatchCircuit {
-            witness: BatchWitness::noops(shape.params, root),
+            witness: BatchWitness::noops(shape.params, root, Domain::default()),
         };
         let pk = Groth16::<Curve>::generate_random_parameters_with_reduction(circuit, &mut rng)?;
         pb.finish_and_clear();

@@ -42,7 +42,6 @@ fn snarkjs_accepts_exported_proofs() {
         deposits: 0,
         transfers: 1,
         withdrawals: 0,
-        chain_id: 1337,
     };
     let keys_dir = tempfile::tempdir().unwrap();
     let (keys, _) = Keys::load_or_generate(keys_dir.path(), params, Some(11), true).unwrap();

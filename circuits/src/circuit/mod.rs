@@ -1,4 +1,4 @@
-//! The batch circuit: public inputs `[old_root, new_root, packed public data]`, one gadget per
+//! The batch circuit: public inputs `[old_root, new_root, domain, packed public data]`, one gadget per
 //! slot (deposits, then transfers, then withdrawals), then the fee credit. It replays exactly
 //! what [`crate::batch`] did natively, from the [`BatchWitness`] it recorded.
 //!
@@ -103,7 +103,8 @@ pub fn synthesize_with(
     let inputs = w.public_inputs();
     let old_root = FpVar::new_input(cs.clone(), || Ok(inputs[0]))?;
     let new_root = FpVar::new_input(cs.clone(), || Ok(inputs[1]))?;
-    let chunks = inputs[2..]
+    let domain = FpVar::new_input(cs.clone(), || Ok(inputs[2]))?;
+    let chunks = inputs[3..]
         .iter()
         .map(|x| FpVar::new_input(cs.clone(), || Ok(*x)))
         .collect::<Result<Vec<_>, _>>()?;
@@ -133,17 +134,19 @@ pub fn synthesize_with(
     for (i, t) in w.transfers.iter().enumerate() {
         let before = cs.num_constraints();
         let enabled = t.tx.is_some() ^ ov.flip_transfer.contains(&i);
-        let amount = ov
-            .transfer_amount
-            .iter()
-            .find(|(j, _)| *j == i)
-            .map(|(_, p)| *p);
-        let fee = ov
-            .transfer_fee
-            .iter()
-            .find(|(j, _)| *j == i)
-            .map(|(_, p)| *p);
-        let out = transfer::apply_transfer(cs, params, &root, t, enabled, amount, fee)?;
+        let forged = transfer::Forged {
+            amount: ov
+                .transfer_amount
+                .iter()
+                .find(|(j, _)| *j == i)
+                .map(|(_, p)| *p),
+            fee: ov
+                .transfer_fee
+                .iter()
+                .find(|(j, _)| *j == i)
+                .map(|(_, p)| *p),
+        };
+        let out = transfer::apply_transfer(cs, params, &domain, &root, t, enabled, forged)?;
         root = out.root;
         fees += out.fee;
         records.extend(out.pubdata);
@@ -157,7 +160,7 @@ pub fn synthesize_with(
             .iter()
             .find(|(j, _)| *j == i)
             .map(|(_, p)| *p);
-        let out = withdraw::apply_withdraw(cs, params, &root, x, enabled, fee)?;
+        let out = withdraw::apply_withdraw(cs, params, &domain, &root, x, enabled, fee)?;
         root = out.root;
         fees += out.fee;
         records.extend(out.pubdata);
@@ -206,6 +209,7 @@ pub fn constraint_report(
     let w = BatchWitness::noops(
         params,
         crate::merkle::empty_roots(params.depth)[params.depth],
+        crate::Domain::default(),
     );
     synthesize(&cs, &w)
 }

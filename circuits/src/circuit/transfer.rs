@@ -1,7 +1,7 @@
 //! The transfer slot: twin of `State::apply_transfer` (`ops/transfer.rs`).
 //!
 //! Proves, when enabled: the sender's leaf is in the current root; the signature by the
-//! sender's key over `[1, chain_id, from, to, amount, fee, sender.nonce]`; `amount + fee <=
+//! sender's key over `[1, domain, from, to, amount, fee, sender.nonce]`; `amount + fee <=
 //! balance` (the new balance fits 64 bits); the nonce increments without overflow; the
 //! receiver exists (its leaf, a Poseidon hash, is in the root after the debit) and its new
 //! balance fits 64 bits. A noop slot leaves the root unchanged and has an all-zero record.
@@ -31,17 +31,25 @@ pub(crate) fn dummy_signature() -> Signature {
     }
 }
 
-/// Applies one transfer slot to `root`; `enabled` is `w.tx.is_some()` for an honest prover,
-/// and `amount_override` and `fee_override` (packings other than the transfer's own) are
-/// `None`.
+/// Packings a dishonest prover writes instead of the transfer's own (negative tests only).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Forged {
+    /// The amount's packing.
+    pub amount: Option<Packed>,
+    /// The fee's packing.
+    pub fee: Option<Packed>,
+}
+
+/// Applies one transfer slot to `root`, its signature checked over `domain`; `enabled` is
+/// `w.tx.is_some()` for an honest prover, who forges nothing.
 pub fn apply_transfer(
     cs: &ConstraintSystemRef<Fr>,
     params: &CircuitParams,
+    domain: &FpVar<Fr>,
     root: &FpVar<Fr>,
     w: &TransferWitness,
     enabled: bool,
-    amount_override: Option<Packed>,
-    fee_override: Option<Packed>,
+    forged: Forged,
 ) -> Result<SlotOutput, SynthesisError> {
     let tx = w.tx.as_ref().map(|s| s.tx);
     let enabled = Boolean::new_witness(cs.clone(), || Ok(enabled))?;
@@ -53,9 +61,11 @@ pub fn apply_transfer(
     };
     let from_bits = alloc_id_bits(cs, tx.map_or(0, |t| t.from.0), params.depth)?;
     let to_bits = alloc_id_bits(cs, tx.map_or(0, |t| t.to.0), params.depth)?;
-    let amount_packed = amount_override.unwrap_or(pack(AMOUNT_FORMAT, tx.map(|t| t.amount.0)));
+    let amount_packed = forged
+        .amount
+        .unwrap_or(pack(AMOUNT_FORMAT, tx.map(|t| t.amount.0)));
     let amount = alloc_packed(cs, AMOUNT_FORMAT, amount_packed)?;
-    let fee_packed = fee_override.unwrap_or(pack(FEE_FORMAT, tx.map(|t| t.fee.0)));
+    let fee_packed = forged.fee.unwrap_or(pack(FEE_FORMAT, tx.map(|t| t.fee.0)));
     let fee = alloc_packed(cs, FEE_FORMAT, fee_packed)?;
 
     // sender: in the root, debited, nonce + 1
@@ -89,7 +99,7 @@ pub fn apply_transfer(
     // signature by the sender's key over the exact message, with the leaf's nonce
     let msg = poseidon(&[
         FpVar::constant(Fr::from(u64::from(opcode::TRANSFER))),
-        FpVar::constant(Fr::from(params.chain_id)),
+        domain.clone(),
         num(&from_bits),
         num(&to_bits),
         amount.value.clone(),

@@ -1,7 +1,7 @@
 //! The withdrawal slot: twin of `State::apply_withdraw` (`ops/withdraw.rs`).
 //!
 //! Proves, when enabled: the account's leaf is in the root; the signature by its key over
-//! `[2, chain_id, from, l1_address, amount, fee, nonce]`; `amount + fee <= balance`; the nonce
+//! `[2, domain, from, l1_address, amount, fee, nonce]`; `amount + fee <= balance`; the nonce
 //! increments without overflow. The record names the L1 address the contract credits.
 
 use super::common::*;
@@ -21,10 +21,12 @@ use ark_r1cs_std::{
 use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError};
 use num_bigint::BigUint;
 
-/// Applies one withdrawal slot to `root`; `enabled` is `w.tx.is_some()` for an honest prover.
+/// Applies one withdrawal slot to `root`, its signature checked over `domain`; `enabled` is
+/// `w.tx.is_some()` for an honest prover, and `fee_override` (another packing) is `None`.
 pub fn apply_withdraw(
     cs: &ConstraintSystemRef<Fr>,
     params: &CircuitParams,
+    domain: &FpVar<Fr>,
     root: &FpVar<Fr>,
     w: &WithdrawWitness,
     enabled: bool,
@@ -61,7 +63,7 @@ pub fn apply_withdraw(
 
     let msg = poseidon(&[
         FpVar::constant(Fr::from(u64::from(opcode::WITHDRAW))),
-        FpVar::constant(Fr::from(params.chain_id)),
+        domain.clone(),
         num(&from_bits),
         num(&addr_bits),
         amount.clone(),

@@ -108,7 +108,8 @@ pub enum TxError {
     /// No account at this id (an empty slot).
     #[error("account {0} does not exist")]
     UnknownAccount(AccountId),
-    /// The signature is not valid for this message and key (another chain id counts as another message).
+    /// The signature is not valid for this message and key (one made for another deployment
+    /// counts as one over another message).
     #[error("bad signature: {0}")]
     BadSignature(#[from] SignatureError),
     /// The transaction was verified against another key than the sender account's.

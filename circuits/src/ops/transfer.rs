@@ -1,10 +1,11 @@
 //! Transfer: `from` pays `amount` to an existing account `to` and `fee` to the batch's fee account.
 //!
-//! Signing message: `Poseidon([1, chain_id, from, to, amount, fee, nonce])`.
+//! Signing message: `Poseidon([1, domain, from, to, amount, fee, nonce])`.
 //! Public data (12 bytes): `01 | from:3 | to:3 | amount:3 (packed 5+19) | fee:2 (packed 5+11)`.
 
 use super::amount::{AMOUNT_FORMAT, FEE_FORMAT};
 use super::{get_be, opcode, put_be, AccountId, Amount, Nonce, TxError};
+use crate::domain::Domain;
 use crate::eddsa::{PrivateKey, PublicKey, Signature};
 use crate::field::Fr;
 use crate::poseidon::poseidon;
@@ -48,10 +49,10 @@ pub struct VerifiedTransfer {
 
 impl Transfer {
     /// The signing message.
-    pub fn message(&self, chain_id: u64) -> Fr {
+    pub fn message(&self, domain: Domain) -> Fr {
         poseidon(&[
             Fr::from(u64::from(opcode::TRANSFER)),
-            Fr::from(chain_id),
+            domain.to_fr(),
             Fr::from(u64::from(self.from.0)),
             Fr::from(u64::from(self.to.0)),
             Fr::from(self.amount.0),
@@ -60,10 +61,10 @@ impl Transfer {
         ])
     }
 
-    /// Signs the transfer for `chain_id`.
-    pub fn sign(self, chain_id: u64, key: &PrivateKey) -> SignedTransfer {
+    /// Signs the transfer for `domain`.
+    pub fn sign(self, domain: Domain, key: &PrivateKey) -> SignedTransfer {
         SignedTransfer {
-            signature: key.sign(self.message(chain_id)),
+            signature: key.sign(self.message(domain)),
             tx: self,
         }
     }
@@ -115,10 +116,10 @@ impl Transfer {
 }
 
 impl SignedTransfer {
-    /// Checks the format and the signature by `signer` for `chain_id`.
-    pub fn verify(self, chain_id: u64, signer: &PublicKey) -> Result<VerifiedTransfer, TxError> {
+    /// Checks the format and the signature by `signer` for `domain`.
+    pub fn verify(self, domain: Domain, signer: &PublicKey) -> Result<VerifiedTransfer, TxError> {
         self.tx.check_format()?;
-        signer.verify(self.tx.message(chain_id), &self.signature)?;
+        signer.verify(self.tx.message(domain), &self.signature)?;
         Ok(VerifiedTransfer {
             signed: self,
             signer: *signer,

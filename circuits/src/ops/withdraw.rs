@@ -1,11 +1,12 @@
 //! Withdraw: burns `amount` (plus `fee` to the fee account) from `from` and names the L1 address
 //! that the rollup contract credits once the batch's proof is verified.
 //!
-//! Signing message: `Poseidon([2, chain_id, from, l1_address, amount, fee, nonce])`.
+//! Signing message: `Poseidon([2, domain, from, l1_address, amount, fee, nonce])`.
 //! Public data (34 bytes): `02 | from:3 | amount:8 | fee:2 (packed 5+11) | l1_address:20`.
 
 use super::amount::FEE_FORMAT;
 use super::{get_be, opcode, put_be, AccountId, Amount, L1Address, Nonce, TxError};
+use crate::domain::Domain;
 use crate::eddsa::{PrivateKey, PublicKey, Signature};
 use crate::field::Fr;
 use crate::poseidon::poseidon;
@@ -49,10 +50,10 @@ pub struct VerifiedWithdraw {
 
 impl Withdraw {
     /// The signing message.
-    pub fn message(&self, chain_id: u64) -> Fr {
+    pub fn message(&self, domain: Domain) -> Fr {
         poseidon(&[
             Fr::from(u64::from(opcode::WITHDRAW)),
-            Fr::from(chain_id),
+            domain.to_fr(),
             Fr::from(u64::from(self.from.0)),
             self.l1_address.to_fr(),
             Fr::from(self.amount.0),
@@ -61,10 +62,10 @@ impl Withdraw {
         ])
     }
 
-    /// Signs the withdrawal for `chain_id`.
-    pub fn sign(self, chain_id: u64, key: &PrivateKey) -> SignedWithdraw {
+    /// Signs the withdrawal for `domain`.
+    pub fn sign(self, domain: Domain, key: &PrivateKey) -> SignedWithdraw {
         SignedWithdraw {
-            signature: key.sign(self.message(chain_id)),
+            signature: key.sign(self.message(domain)),
             tx: self,
         }
     }
@@ -109,10 +110,10 @@ impl Withdraw {
 }
 
 impl SignedWithdraw {
-    /// Checks the format and the signature by `signer` for `chain_id`.
-    pub fn verify(self, chain_id: u64, signer: &PublicKey) -> Result<VerifiedWithdraw, TxError> {
+    /// Checks the format and the signature by `signer` for `domain`.
+    pub fn verify(self, domain: Domain, signer: &PublicKey) -> Result<VerifiedWithdraw, TxError> {
         self.tx.check_format()?;
-        signer.verify(self.tx.message(chain_id), &self.signature)?;
+        signer.verify(self.tx.message(domain), &self.signature)?;
         Ok(VerifiedWithdraw {
             signed: self,
             signer: *signer,

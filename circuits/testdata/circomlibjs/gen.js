@@ -30,6 +30,7 @@ const {
   buildEddsa,
   buildBabyjub,
 } = require("circomlibjs");
+const { keccak256 } = require("js-sha3");
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -329,13 +330,32 @@ async function main() {
     };
   });
 
+  // ---- domain -------------------------------------------------------------
+  // keccak256(abi.encode(uint256 chain_id, address rollup, bytes32 salt)) >> 3, the
+  // value FerryRollup's constructor stores and both signing messages carry.
+  const domain = (() => {
+    const d = {
+      chain_id: 1337,
+      rollup: sha256("ferry-rollup-0").subarray(0, 20).toString("hex"),
+      salt: sha256("ferry-salt-0").toString("hex"),
+    };
+    const word = (hex) => hex.padStart(64, "0");
+    const encoded = Buffer.from(
+      word(BigInt(d.chain_id).toString(16)) + word(d.rollup) + d.salt,
+      "hex"
+    );
+    const value = BigInt("0x" + keccak256(encoded)) >> 3n;
+    check(value < p, "domain not below the field modulus");
+    return { ...d, domain: "0x" + value.toString(16).padStart(64, "0"), value };
+  })();
+
   // ---- transfer -----------------------------------------------------------
   const TX_TRANSFER = 1n;
   const TX_WITHDRAW = 2n;
 
   const transfer = (() => {
     const t = {
-      chain_id: 1337,
+      domain: domain.domain,
       from: 3,
       to: 5,
       amount: 1500000000,
@@ -344,7 +364,7 @@ async function main() {
     };
     const msg = hash([
       TX_TRANSFER,
-      BigInt(t.chain_id),
+      domain.value,
       BigInt(t.from),
       BigInt(t.to),
       BigInt(t.amount),
@@ -367,7 +387,7 @@ async function main() {
   const withdraw = (() => {
     const l1Address = sha256("ferry-l1-address-0").subarray(0, 20).toString("hex");
     const w = {
-      chain_id: 1337,
+      domain: domain.domain,
       from: 3,
       l1_address: l1Address,
       amount: 2000000000,
@@ -376,7 +396,7 @@ async function main() {
     };
     const msg = hash([
       TX_WITHDRAW,
-      BigInt(w.chain_id),
+      domain.value,
       BigInt(w.from),
       BigInt("0x" + w.l1_address),
       BigInt(w.amount),
@@ -407,6 +427,12 @@ async function main() {
     poseidon: poseidonCases,
     keys,
     signatures,
+    domain: {
+      chain_id: domain.chain_id,
+      rollup: domain.rollup,
+      salt: domain.salt,
+      domain: domain.domain,
+    },
     transfer,
     withdraw,
   };

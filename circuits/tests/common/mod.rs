@@ -11,11 +11,19 @@ use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::transfer::{Transfer, VerifiedTransfer};
 use ferry_circuits::ops::withdraw::{VerifiedWithdraw, Withdraw};
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
-use ferry_circuits::{BatchBuilder, CircuitParams, State};
+use ferry_circuits::{BatchBuilder, CircuitParams, Domain, State};
 use rand::SeedableRng;
 
-/// The chain id of every test.
-pub const CHAIN: u64 = 1337;
+/// The deployment every test signs for.
+pub fn domain() -> Domain {
+    Domain::new(1337, &L1Address([0xf0; 20]), &[0; 32])
+}
+
+/// Another rollup on the same chain: what every devnet on chain 1337 was to the others
+/// before signatures named their deployment.
+pub fn other_deployment() -> Domain {
+    Domain::new(1337, &L1Address([0xf1; 20]), &[0; 32])
+}
 
 /// Depth 2 (16 accounts), 1 deposit, 2 transfers, 1 withdrawal.
 pub fn params() -> CircuitParams {
@@ -24,7 +32,6 @@ pub fn params() -> CircuitParams {
         deposits: 1,
         transfers: 2,
         withdrawals: 1,
-        chain_id: CHAIN,
     }
 }
 
@@ -78,7 +85,9 @@ impl World {
             nonce: self.nonce(from),
         };
         let k = &self.keys[from as usize];
-        tx.sign(CHAIN, k).verify(CHAIN, &k.public_key()).unwrap()
+        tx.sign(domain(), k)
+            .verify(domain(), &k.public_key())
+            .unwrap()
     }
 
     pub fn withdraw(&self, from: u32, amount: u64, fee: u64) -> VerifiedWithdraw {
@@ -90,7 +99,9 @@ impl World {
             nonce: self.nonce(from),
         };
         let k = &self.keys[from as usize];
-        tx.sign(CHAIN, k).verify(CHAIN, &k.public_key()).unwrap()
+        tx.sign(domain(), k)
+            .verify(domain(), &k.public_key())
+            .unwrap()
     }
 
     /// A deposit for key `key_index` from its own L1 address (`owner(key_index)`, the owner
@@ -104,7 +115,7 @@ impl World {
     }
 
     pub fn builder(&mut self) -> BatchBuilder<'_> {
-        BatchBuilder::new(&mut self.state, self.params, AccountId(0))
+        BatchBuilder::new(&mut self.state, self.params, domain(), AccountId(0))
     }
 }
 

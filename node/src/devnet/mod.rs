@@ -87,6 +87,10 @@ pub struct DevnetArgs {
     /// sequencer prints it).
     #[arg(long)]
     pub sequencer: Option<libp2p::Multiaddr>,
+    /// The sequencer's deployment, `0x` and 64 hex digits (followers; the sequencer prints it
+    /// and `ferry_chainInfo` returns it): signatures and proofs are checked against it.
+    #[arg(long)]
+    pub domain: Option<ferry_circuits::Domain>,
     /// Follower processes to start beside the sequencer, each with its own data directory
     /// `<data-dir>/follower-<i>` and JSON-RPC on the port after the previous one.
     #[arg(long, default_value_t = 0)]
@@ -131,7 +135,7 @@ pub enum L1Kind {
 }
 
 /// A prefunded test account, as written to `<data-dir>/accounts.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestAccount {
     /// Account id.
     pub id: u32,
@@ -212,7 +216,6 @@ pub fn params(args: &DevnetArgs) -> Result<CircuitParams> {
         deposits: args.deposits,
         transfers: args.transfers,
         withdrawals: args.withdrawals,
-        chain_id: CircuitParams::DEFAULT.chain_id,
     };
     params.validate()?;
     Ok(params)
@@ -347,6 +350,7 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     .await?;
     let metrics_addr = crate::metrics::serve(args.metrics, metrics).await?;
     let l1_view = handle.l1.borrow().clone();
+    let domain = handle.domain;
     let (addr, server) = crate::rpc::serve(args.rpc, handle.clone()).await?;
     let children = match network {
         Some(n) => Some(n.serve(handle, &args, addr)?),
@@ -363,7 +367,7 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         ),
     }
     println!("  circuit       depth {} ({} accounts), per batch: {} deposit, {} transfer, {} withdrawal slots", params.depth, params.capacity(), params.deposits, params.transfers, params.withdrawals);
-    println!("  chain id      {}", params.chain_id);
+    println!("  domain        {} (signatures name it)", domain);
     println!("  JSON-RPC      http://{addr} (WebSocket ws://{addr})");
     println!("  metrics       http://{metrics_addr}/metrics (Prometheus)");
     if let Some(c) = &children {

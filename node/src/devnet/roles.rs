@@ -99,6 +99,7 @@ impl SequencerNetwork {
         rpc: SocketAddr,
     ) -> Result<Children> {
         let addr = self.net.addr.clone();
+        let domain = node.domain;
         crate::net::serve::spawn(node, self.net, self.events, self.key, self.workers);
         let mut children = Children {
             sequencer: addr.clone(),
@@ -138,6 +139,8 @@ impl SequencerNetwork {
                 ])
                 .arg("--sequencer")
                 .arg(addr.to_string())
+                .arg("--domain")
+                .arg(domain.to_string())
                 .arg("--data-dir")
                 .arg(&dir)
                 .arg("--keys-dir")
@@ -207,6 +210,9 @@ pub async fn follower(args: DevnetArgs, params: CircuitParams) -> Result<()> {
         args.sequencer.is_some(),
         "a follower needs --sequencer <the sequencer's /ip4/../tcp/../p2p/.. address>"
     );
+    let domain = args.domain.context(
+        "a follower needs --domain <the sequencer's domain, as its ferry_chainInfo gives it>",
+    )?;
     let verifier = verifier(&args, params).await?;
     let genesis = genesis(&test_accounts(&args));
     let db = args.data_dir.join("db");
@@ -218,8 +224,16 @@ pub async fn follower(args: DevnetArgs, params: CircuitParams) -> Result<()> {
     }
     let metrics = Metrics::new();
     let cfg = net_config(&args, Role::Follower)?;
-    let (handle, net, _join) =
-        crate::follower::start(&db, params, &genesis, verifier, cfg, metrics.clone()).await?;
+    let (handle, net, _join) = crate::follower::start(
+        &db,
+        params,
+        domain,
+        &genesis,
+        verifier,
+        cfg,
+        metrics.clone(),
+    )
+    .await?;
     let metrics_addr = crate::metrics::serve(args.metrics, metrics).await?;
     let (addr, server) = crate::rpc::serve(args.rpc, handle).await?;
     println!("Ferry follower is running");

@@ -8,7 +8,7 @@ use crate::node::hex_word;
 use crate::storage::{Store, Writes, L1, META};
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::L1Address;
-use ferry_circuits::{CircuitParams, Fr};
+use ferry_circuits::{CircuitParams, Domain, Fr};
 use ferry_contracts::mirror::{word_of, MirrorState, GWEI};
 use ferry_contracts::Mirror;
 use ferry_prover::Curve;
@@ -84,6 +84,15 @@ pub fn operator() -> L1Address {
     super::evm::address_of(DEV_KEYS[0]).expect("a valid dev key")
 }
 
+/// The chain id in the embedded L1's domain (on anvil, the contract computes its own).
+pub const EMBEDDED_CHAIN_ID: u64 = 1337;
+
+/// A fresh deployment's salt: each devnet's domain is its own, though every devnet deploys
+/// from the same account at the same nonce.
+fn fresh_salt() -> [u8; 32] {
+    rand::random()
+}
+
 /// The L1 behind a sequencer.
 #[derive(Debug)]
 pub enum L1Backend {
@@ -102,6 +111,8 @@ pub enum L1Backend {
         anvil: Anvil,
         /// First block not yet scanned for deposits.
         scan_from: u64,
+        /// The rollup's domain (an immutable, read once).
+        domain: Domain,
     },
 }
 
@@ -130,8 +141,16 @@ impl L1Backend {
                     }
                     Some(s) => Mirror::restore(vk, s),
                     None => {
-                        let mut m = Mirror::new(vk, params, genesis_root, *exodus_delay, operator);
+                        // the embedded L1 has no contract address: its salt alone sets it apart
+                        let domain =
+                            Domain::new(EMBEDDED_CHAIN_ID, &L1Address::default(), &fresh_salt());
+                        let mut m =
+                            Mirror::new(vk, params, genesis_root, *exodus_delay, operator, domain);
                         m.state.genesis_wei = genesis_wei;
+                        // saved at once: transactions signed from now on name its domain
+                        let mut w = store.batch();
+                        w.put(L1, &"mirror", &m.state);
+                        w.commit().map_err(|e| e.to_string())?;
                         m
                     }
                 };
@@ -178,6 +197,7 @@ impl L1Backend {
                             params,
                             word_of(&genesis_root),
                             *exodus_delay,
+                            fresh_salt(),
                         )
                         .await
                         .map_err(|e| e.to_string())?;
@@ -195,10 +215,12 @@ impl L1Backend {
                         l1
                     }
                 };
+                let domain = bounded(l1.domain()).await?;
                 Ok(Self::Evm {
                     l1,
                     anvil,
                     scan_from: 0,
+                    domain,
                 })
             }
         }
@@ -226,6 +248,14 @@ impl L1Backend {
         // its blocks may have gone back: look for deposits from the start again
         *scan_from = 0;
         Ok(true)
+    }
+
+    /// The deployment's domain, which every signature and proof must name.
+    pub fn domain(&self) -> Domain {
+        match self {
+            Self::Embedded { mirror, .. } => mirror.state.domain,
+            Self::Evm { domain, .. } => *domain,
+        }
     }
 
     /// Adds what must survive a restart to a write batch (the mirror's state).

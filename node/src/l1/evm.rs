@@ -7,8 +7,9 @@ use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
 use ferry_circuits::ops::{Account, L1Address};
-use ferry_circuits::CircuitParams;
+use ferry_circuits::{CircuitParams, Domain};
 use ferry_contracts::evm::{verifier_args, Word};
+use ferry_contracts::mirror::fr_of;
 use ferry_contracts::L1Error;
 use ferry_prover::Curve;
 
@@ -16,6 +17,8 @@ mod anvil_only;
 mod history;
 
 sol! {
+    // the generated `deploy` takes the provider and the constructor's seven arguments
+    #[allow(clippy::too_many_arguments)]
     #[sol(rpc)]
     FerryRollup,
     "../contracts/artifacts/FerryRollup.json"
@@ -158,7 +161,8 @@ async fn done(
 
 impl EvmL1 {
     /// Deploys Poseidon(4), Poseidon(5), the verifier with `vk` and the rollup starting from
-    /// `genesis_root`, from the account of `key`.
+    /// `genesis_root`, from the account of `key`; `salt` sets the deployment's domain apart
+    /// from any other's on the same chain and from the same account.
     pub async fn deploy(
         url: &str,
         key: &str,
@@ -166,6 +170,7 @@ impl EvmL1 {
         params: CircuitParams,
         genesis_root: Word,
         exodus_delay: u64,
+        salt: [u8; 32],
     ) -> Result<(Self, DeployGas), EvmError> {
         let provider = connect(url, key)?;
         let (p4, g4) = deploy_code(
@@ -214,6 +219,7 @@ impl EvmL1 {
             u256(&genesis_root),
             shape,
             U256::from(exodus_delay),
+            salt.into(),
         );
         let r = d
             .send()
@@ -465,6 +471,13 @@ pub struct QueuedDeposit {
 }
 
 impl EvmL1 {
+    /// The deployment's domain, which every signature and proof must name.
+    pub async fn domain(&self) -> Result<Domain, EvmError> {
+        let r = self.contract().domain().call().await.map_err(node_err)?;
+        let fr = fr_of(&r.to_be_bytes::<32>()).ok_or_else(|| node_err("domain out of field"))?;
+        Domain::from_fr(fr).ok_or_else(|| node_err("domain wider than 253 bits"))
+    }
+
     /// Batches the contract has verified.
     pub async fn batch_count(&self) -> Result<u64, EvmError> {
         let r = self

@@ -134,7 +134,7 @@ pub async fn load(args: &LoadArgs) -> Result<LoadFigures> {
     for (k, (a, key, mut nonce)) in senders.into_iter().enumerate() {
         let to = AccountId(accounts[1 + (k + 1) % n as usize].id);
         let (http, sent_at, pb) = (http.clone(), sent_at.clone(), pb.clone());
-        let chain = info.chain_id;
+        let domain = info.domain;
         tasks.push(tokio::spawn(async move {
             let (mut sent, mut accepted, mut busy, mut refused) = (0u64, 0u64, 0u64, 0u64);
             // spread the senders' first sends over one interval
@@ -156,8 +156,8 @@ pub async fn load(args: &LoadArgs) -> Result<LoadFigures> {
                     fee: Amount(1),
                     nonce: Nonce(nonce),
                 };
-                let tx = L2Tx::Transfer(t.sign(chain, &key));
-                let h = tx.hash(chain);
+                let tx = L2Tx::Transfer(t.sign(domain, &key));
+                let h = tx.hash(domain);
                 sent_at.lock().expect("lock").insert(h, Instant::now());
                 sent += 1;
                 match http.send_transaction(tx).await {

@@ -207,7 +207,8 @@ async fn run_one(args: &NetworkArgs, provers: usize, root: &std::path::Path) -> 
     lags.sort_by(f64::total_cmp);
 
     // catch-up: a fresh follower of the same sequencer
-    let height = seq.chain_info().await?.batches;
+    let info = seq.chain_info().await?;
+    let height = info.batches;
     let seq_addr = format!(
         "/ip4/127.0.0.1/tcp/{p2p}/p2p/{}",
         crate::devnet::roles::node_key(&dir)?.public().to_peer_id()
@@ -223,6 +224,8 @@ async fn run_one(args: &NetworkArgs, provers: usize, root: &std::path::Path) -> 
             "follower".into(),
             "--sequencer".into(),
             seq_addr,
+            "--domain".into(),
+            info.domain.to_string(),
         ],
     )?;
     let late_client = up(&format!("http://127.0.0.1:{late_rpc}")).await?;

@@ -8,7 +8,7 @@ fn sign_transfers(
     keys: &[PrivateKey],
     first_id: u32,
     per_sender: u32,
-    chain_id: u64,
+    domain: Domain,
 ) -> Vec<Vec<L2Tx>> {
     let n = keys.len() as u32;
     let pb = bar(u64::from(n * per_sender), "signing");
@@ -35,7 +35,7 @@ fn sign_transfers(
                                         nonce: Nonce(nonce),
                                     };
                                     pb.inc(1);
-                                    L2Tx::Transfer(t.sign(chain_id, k))
+                                    L2Tx::Transfer(t.sign(domain, k))
                                 })
                                 .collect()
                         })
@@ -147,11 +147,6 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
             .enumerate()
             .map(|(i, k)| (AccountId(i as u32 + 1), account(k))),
     );
-    let signed = tokio::task::spawn_blocking({
-        let keys_of = keys_of.clone();
-        move || sign_transfers(&keys_of, 1, per_sender, params.chain_id)
-    })
-    .await?;
     let total = u64::from(per_sender * args.senders);
 
     let dir = tempfile::tempdir()?;
@@ -179,6 +174,13 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
         )
     };
     let (handle, join) = start().await?;
+    // the transfers name the deployment, known once its L1 is open
+    let domain = handle.domain;
+    let signed = tokio::task::spawn_blocking({
+        let keys_of = keys_of.clone();
+        move || sign_transfers(&keys_of, 1, per_sender, domain)
+    })
+    .await?;
 
     let pb = bar(total, "sealed");
     let started = Instant::now();

@@ -66,7 +66,7 @@ pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
         .get(1)
         .context("the devnet has no test account 1")?;
     let funder_key = PrivateKey::from_hex(&funder.private_key)?;
-    let chain = info.chain_id;
+    let domain = info.domain;
     let t0 = Instant::now();
     let mut steps = Vec::new();
     let mut step = |what: String| {
@@ -106,7 +106,7 @@ pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
         nonce: Nonce(nonce),
     };
     let h = c
-        .send_transaction(L2Tx::Transfer(t.sign(chain, &funder_key)))
+        .send_transaction(L2Tx::Transfer(t.sign(domain, &funder_key)))
         .await?;
     step(format!(
         "transfer of 1000000 gwei from #{} to #{id} sent",
@@ -128,7 +128,7 @@ pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
     };
     let requested = Instant::now();
     let h = c
-        .send_transaction(L2Tx::Withdraw(w.sign(chain, &key)))
+        .send_transaction(L2Tx::Withdraw(w.sign(domain, &key)))
         .await?;
     step(format!("withdrawal of {amount} gwei to {owner} requested"));
     wait_status(&c, h, false).await?;

@@ -16,7 +16,7 @@ use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::withdraw::Withdraw;
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
-use ferry_circuits::CircuitParams;
+use ferry_circuits::{CircuitParams, Domain};
 use indicatif::{ProgressBar, ProgressStyle};
 use jsonrpsee::core::client::SubscriptionClientT;
 use jsonrpsee::http_client::HttpClient;

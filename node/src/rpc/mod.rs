@@ -8,7 +8,7 @@ use crate::tx::{L2Tx, TxHash, TxRecord};
 use ferry_circuits::eddsa::PublicKey;
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address};
-use ferry_circuits::CircuitParams;
+use ferry_circuits::{CircuitParams, Domain};
 use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
@@ -51,8 +51,8 @@ fn internal(e: impl ToString) -> ErrorObjectOwned {
 /// What `ferry_chainInfo` returns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChainInfo {
-    /// Chain id signatures commit to.
-    pub chain_id: u64,
+    /// The deployment every signature names (`docs/protocol.md`).
+    pub domain: Domain,
     /// The circuit: depth and slots per batch.
     pub params: CircuitParams,
     /// Batches sealed.
@@ -165,7 +165,7 @@ impl FerryApiServer for Api {
         };
         let l1 = self.seq.l1.borrow().clone();
         Ok(ChainInfo {
-            chain_id: self.seq.params.chain_id,
+            domain: self.seq.domain,
             params: self.seq.params,
             batches,
             sealed_root,

@@ -100,6 +100,8 @@ pub struct SequencerHandle {
     pub events: tokio::sync::broadcast::Sender<StoredBatch>,
     /// The configuration.
     pub params: CircuitParams,
+    /// The deployment every signature must name.
+    pub domain: Domain,
     /// The L1 as the sequencer last saw it.
     pub l1: tokio::sync::watch::Receiver<L1View>,
     /// Counters and gauges.
@@ -124,15 +126,15 @@ impl SequencerHandle {
     }
 
     async fn submit_inner(&self, tx: L2Tx) -> Result<TxHash, SubmitError> {
-        let chain = self.params.chain_id;
+        let domain = self.domain;
         // an account's key never changes once it exists: the stored one is final
         let sender: Account = self
             .store
             .get(ACCOUNTS, &tx.from())
             .map_err(|e| SubmitError::Unavailable(e.to_string()))?
             .ok_or(TxError::UnknownAccount(tx.from()))?;
-        let verified = tx.verify(chain, &sender.pubkey)?;
-        let hash = tx.hash(chain);
+        let verified = tx.verify(domain, &sender.pubkey)?;
+        let hash = tx.hash(domain);
         let tx_queue = match &self.route {
             Route::Sequencer(q) => q,
             Route::Forward(net) => {

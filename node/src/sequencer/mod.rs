@@ -27,7 +27,7 @@ use ferry_circuits::batch::BatchWitness;
 use ferry_circuits::eddsa::PublicKey;
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::{Account, AccountId, TxError};
-use ferry_circuits::{BatchBuilder, BatchError, CircuitParams, State};
+use ferry_circuits::{BatchBuilder, BatchError, CircuitParams, Domain, State};
 use ferry_contracts::evm::proof_words;
 use ferry_prover::keys::Keys;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -53,7 +53,7 @@ pub use prover::Prover;
 /// Sequencer settings.
 #[derive(Debug, Clone)]
 pub struct SequencerConfig {
-    /// The circuit (batch shape and chain id).
+    /// The circuit (the batch's shape).
     pub params: CircuitParams,
     /// Account credited with fees.
     pub fee_account: AccountId,
@@ -197,10 +197,11 @@ impl Sequencer {
             store: store.clone(),
             events: events.clone(),
             params: cfg.params,
+            domain: l1.domain(),
             l1: l1_rx,
             metrics: metrics.clone(),
         };
-        let chain = cfg.params.chain_id;
+        let domain = l1.domain();
         let mut seq = Self {
             cfg,
             state,
@@ -240,7 +241,7 @@ impl Sequencer {
             let signer = seq.state.account(tx.from()).map(|a| a.pubkey);
             match signer
                 .ok_or(TxError::UnknownAccount(tx.from()))
-                .and_then(|pk| tx.verify(chain, &pk))
+                .and_then(|pk| tx.verify(domain, &pk))
             {
                 Ok(verified) => seq.push_pending(Pending {
                     seq: n,

@@ -54,7 +54,12 @@ impl Sequencer {
     ) -> Result<Option<(StoredBatch, BatchWitness)>, StoreError> {
         let params = self.cfg.params;
         let number = self.next_batch;
-        let mut b = BatchBuilder::new(&mut self.state, params, self.cfg.fee_account);
+        let mut b = BatchBuilder::new(
+            &mut self.state,
+            params,
+            self.l1.domain(),
+            self.cfg.fee_account,
+        );
         let mut deposits = Vec::new();
         let mut refunds = Vec::new();
         let mut touched: Vec<AccountId> = vec![self.cfg.fee_account];

@@ -6,7 +6,7 @@
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
-use ferry_circuits::CircuitParams;
+use ferry_circuits::{CircuitParams, Domain};
 use ferry_node::l1::backend::L1Config;
 use ferry_node::metrics::Metrics;
 use ferry_node::node::{start, StartError};
@@ -61,8 +61,8 @@ impl Chain {
         }
     }
 
-    /// A transfer of 5 from user `from` to user 0, fee 1.
-    pub fn transfer(&self, from: usize, nonce: u32) -> L2Tx {
+    /// A transfer of 5 from user `from` to user 0, fee 1, for the deployment `domain`.
+    pub fn transfer(&self, domain: Domain, from: usize, nonce: u32) -> L2Tx {
         let t = Transfer {
             from: AccountId(from as u32),
             to: AccountId(0),
@@ -70,7 +70,7 @@ impl Chain {
             fee: Amount(1),
             nonce: Nonce(nonce),
         };
-        L2Tx::Transfer(t.sign(PARAMS.chain_id, &self.users[from]))
+        L2Tx::Transfer(t.sign(domain, &self.users[from]))
     }
 
     /// Starts a node on `dir/db`, on the embedded L1, proving locally or not at all.
@@ -120,8 +120,9 @@ impl Chain {
 
     /// Starts the node, sends `txs`, waits until they are sealed (and verified on the L1
     /// when `prove`), and stops it.
-    pub async fn run(&self, dir: &Path, prove: bool, txs: Vec<L2Tx>) {
+    pub async fn run(&self, dir: &Path, prove: bool, txs: impl FnOnce(Domain) -> Vec<L2Tx>) {
         let (handle, join) = self.start(dir, prove).await.unwrap();
+        let txs = txs(handle.domain);
         let n = txs.len() as u64;
         for tx in txs {
             handle.submit(tx).await.unwrap();

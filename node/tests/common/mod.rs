@@ -4,11 +4,9 @@
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::{AccountId, Amount, Nonce};
+use ferry_circuits::Domain;
 use ferry_node::devnet::TestAccount;
 use ferry_node::tx::L2Tx;
-
-/// The devnet's chain id.
-pub const CHAIN: u64 = 1337;
 
 /// A loopback port nobody listens on (now).
 pub fn free_port() -> u16 {
@@ -20,8 +18,14 @@ pub fn key(a: &TestAccount) -> PrivateKey {
     PrivateKey::from_hex(&a.private_key).unwrap()
 }
 
-/// A transfer with a fee of 1, signed by `from`.
-pub fn transfer(from: &TestAccount, to: u32, amount: u64, nonce: u32) -> L2Tx {
+/// The deployment a devnet's signatures name, as its `ferry_chainInfo` gives it.
+pub async fn domain_of(c: &jsonrpsee::http_client::HttpClient) -> Domain {
+    use ferry_node::rpc::FerryApiClient;
+    c.chain_info().await.unwrap().domain
+}
+
+/// A transfer with a fee of 1, signed by `from` for the deployment `domain`.
+pub fn transfer(domain: Domain, from: &TestAccount, to: u32, amount: u64, nonce: u32) -> L2Tx {
     let t = Transfer {
         from: AccountId(from.id),
         to: AccountId(to),
@@ -29,5 +33,5 @@ pub fn transfer(from: &TestAccount, to: u32, amount: u64, nonce: u32) -> L2Tx {
         fee: Amount(1),
         nonce: Nonce(nonce),
     };
-    L2Tx::Transfer(t.sign(CHAIN, &key(from)))
+    L2Tx::Transfer(t.sign(domain, &key(from)))
 }

@@ -1,10 +1,11 @@
 // Signs a Ferry transfer with circomlibjs, as a JavaScript wallet would, and prints the
 // transaction as `ferry_sendTransaction` takes it (docs/rpc.md).
 //
-//   node sign-transfer.js <private key hex> <chain id> <from> <to> <amount> <fee> <nonce>
+//   node sign-transfer.js <private key hex> <domain> <from> <to> <amount> <fee> <nonce>
 //
-// The message is DESIGN.md's: Poseidon([1, chain_id, from, to, amount, fee, nonce]),
-// signed with EdDSA-Poseidon on Baby Jubjub (circomlibjs signPoseidon).
+// The message is docs/protocol.md's: Poseidon([1, domain, from, to, amount, fee, nonce]),
+// signed with EdDSA-Poseidon on Baby Jubjub (circomlibjs signPoseidon); the domain is the
+// deployment's, as `ferry_chainInfo` gives it (0x and 64 hex digits).
 "use strict";
 const path = require("path");
 const { buildEddsa } = require(
@@ -14,12 +15,12 @@ const { buildEddsa } = require(
 async function main() {
   const [prvHex, ...fields] = process.argv.slice(2);
   if (!prvHex || fields.length !== 6) {
-    throw new Error("usage: sign-transfer.js <key hex> <chain> <from> <to> <amount> <fee> <nonce>");
+    throw new Error("usage: sign-transfer.js <key hex> <domain> <from> <to> <amount> <fee> <nonce>");
   }
-  const [chainId, from, to, amount, fee, nonce] = fields.map(BigInt);
+  const [domain, from, to, amount, fee, nonce] = fields.map(BigInt);
   const eddsa = await buildEddsa();
   const F = eddsa.F;
-  const msg = eddsa.poseidon([1n, chainId, from, to, amount, fee, nonce]);
+  const msg = eddsa.poseidon([1n, domain, from, to, amount, fee, nonce]);
   const sig = eddsa.signPoseidon(Buffer.from(prvHex, "hex"), msg);
   const tx = {
     type: "transfer",
