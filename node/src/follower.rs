@@ -34,7 +34,8 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{info, warn};
 
-fn parse_root(s: &str) -> Option<Fr> {
+/// A root as the node writes it (`0x` and 64 hex digits) back as a field element.
+pub(crate) fn parse_root(s: &str) -> Option<Fr> {
     let bytes: [u8; 32] = hex::decode(s.trim_start_matches("0x"))
         .ok()?
         .try_into()
@@ -109,6 +110,7 @@ pub async fn start(
         events: events.clone(),
         params,
         domain,
+        vk_json: Arc::new(ferry_prover::export::vk_json(&verifier.pvk.vk)),
         l1: l1_rx,
         metrics: metrics.clone(),
     };

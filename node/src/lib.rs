@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod devnet;
+pub mod export;
 pub mod follower;
 pub mod gas;
 pub mod l1;

@@ -40,6 +40,10 @@ enum Command {
     /// Against a running devnet: deposit, transfer, withdraw and claim, with the time from
     /// withdrawal request to claimable on L1.
     Demo(ferry_node::loadgen::DemoArgs),
+    /// Write a proven batch's proof, its public inputs and the verifying key as snarkjs files
+    /// (`vk.json`, `public.json`, `proof.json`): `snarkjs groth16 verify vk.json public.json
+    /// proof.json` checks it.
+    Proof(ferry_node::export::ProofArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +85,9 @@ struct KeysArgs {
     /// the seed can forge proofs). Without it, OS randomness.
     #[arg(long)]
     seed: Option<u64>,
+    /// Also write the verifying key as snarkjs's `verification_key.json` to this file.
+    #[arg(long)]
+    vk_json: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +188,15 @@ fn keys(args: &KeysArgs) -> Result<()> {
     let t = std::time::Instant::now();
     let (keys, source) = Keys::load_or_generate(&args.keys_dir, p, args.seed, args.shape.json)?;
     let path = args.keys_dir.join(keys.shape.file_name());
+    if let Some(out) = &args.vk_json {
+        let vk = ferry_prover::export::vk_json(keys.vk());
+        std::fs::write(out, serde_json::to_string_pretty(&vk)?)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+        eprintln!(
+            "wrote the verifying key (snarkjs JSON) to {}",
+            out.display()
+        );
+    }
     let what = match source {
         KeySource::Cache => "loaded cached keys",
         KeySource::Generated => "generated keys",
@@ -322,6 +338,17 @@ fn run() -> Result<()> {
         }
         Command::Wallet(cmd) => {
             tokio::runtime::Runtime::new()?.block_on(ferry_node::wallet::run(cmd))
+        }
+        Command::Proof(args) => {
+            let dir = tokio::runtime::Runtime::new()?.block_on(ferry_node::export::write(&args))?;
+            println!(
+                "wrote vk.json, public.json and proof.json of batch {} to {}; check them with\n  \
+                 snarkjs groth16 verify {dir}/vk.json {dir}/public.json {dir}/proof.json",
+                args.batch,
+                dir.display(),
+                dir = dir.display()
+            );
+            Ok(())
         }
     }
 }

@@ -183,8 +183,17 @@ pub async fn start(
         unproven,
         next_submit: l1_view.batch_count,
     };
-    let (handle, join) =
-        Sequencer::spawn(cfg, state, store, l1, l1_view, prover, recovered, metrics);
+    let (handle, join) = Sequencer::spawn(
+        cfg,
+        state,
+        store,
+        l1,
+        l1_view,
+        prover,
+        recovered,
+        metrics,
+        Arc::new(ferry_prover::export::vk_json(keys.vk())),
+    );
     Ok((handle, join))
 }
 

@@ -103,7 +103,7 @@ pub struct TxOpts {
     wait: bool,
 }
 
-fn client(url: &str) -> Result<HttpClient> {
+pub(crate) fn client(url: &str) -> Result<HttpClient> {
     HttpClientBuilder::default()
         .request_timeout(Duration::from_secs(30))
         .build(url)

@@ -387,7 +387,8 @@ async fn chaos_kills_under_load_lose_and_double_nothing() {
             .get_batch(n)
             .await
             .unwrap()
-            .unwrap_or_else(|| panic!("batch {n} missing"));
+            .unwrap_or_else(|| panic!("batch {n} missing"))
+            .batch;
         for h in b.txs {
             *seen.entry(h).or_default() += 1;
         }

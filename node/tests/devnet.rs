@@ -17,6 +17,14 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::{domain_of, free_port, key, transfer};
+#[path = "../../prover/testdata/snarkjs/cli.rs"]
+mod snarkjs;
+use snarkjs::snarkjs_verify;
+
+/// The domain as snarkjs writes a public input: a decimal string.
+fn domain_decimal(d: Domain) -> String {
+    ferry_circuits::field::fr_to_decimal(&d.to_fr())
+}
 use ferry_circuits::Domain;
 
 struct Devnet {
@@ -167,6 +175,45 @@ async fn scenario(l1: &str) {
     assert_eq!(a2.balance, start_balance + 1_000);
     let fee = c.get_account(0).await.unwrap().unwrap();
     assert_eq!(fee.balance, start_balance + 1);
+
+    // anyone checks its proof with snarkjs: `ferry proof` writes the three files, exactly
+    // what the README runs `snarkjs groth16 verify` on; a changed public input fails
+    let TxStatus::Verified { batch } = c.get_receipt(h).await.unwrap().unwrap().status else {
+        panic!("verified above");
+    };
+    let out = dir.path().join("proof");
+    let exported = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "proof",
+            &batch.to_string(),
+            "--rpc",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(exported.status.success(), "{exported:?}");
+    assert!(snarkjs_verify(&out), "snarkjs accepts the devnet's proof");
+    let public = out.join("public.json");
+    let mut inputs: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(&public).unwrap()).unwrap();
+    assert_eq!(
+        inputs[2],
+        domain_decimal(dom),
+        "the domain is the third input"
+    );
+    inputs[1] = "1".into();
+    std::fs::write(&public, serde_json::to_string(&inputs).unwrap()).unwrap();
+    assert!(!snarkjs_verify(&out), "snarkjs refuses another new root");
+    let unknown = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["proof", "999", "--rpc", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&unknown.stderr).trim(),
+        "error: batch 999 does not exist"
+    );
 
     // a transfer signed by a JavaScript wallet (circomlibjs) is taken like the CLI's
     let js = circomlibjs_transfer(dom, &acc[3], 1, 250, 0);
@@ -510,7 +557,7 @@ async fn deposits_that_cannot_apply_are_refunded_on(l1: &str) {
     let info = c.chain_info().await.unwrap();
     let mut refunded = Vec::new();
     for n in 0..info.batches {
-        let b = c.get_batch(n).await.unwrap().unwrap();
+        let b = c.get_batch(n).await.unwrap().unwrap().batch;
         for i in &b.refunds {
             let slot = b.deposits.iter().position(|(d, _)| d == i).unwrap();
             assert_eq!(&b.pubdata[6 + 192 * slot..8 + 192 * slot], "04", "{b:?}");

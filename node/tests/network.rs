@@ -109,7 +109,7 @@ async fn sequencer_follower_and_prover_worker() {
     let refunds = async |c: &HttpClient| {
         let mut all = Vec::new();
         for n in 0..c.chain_info().await.unwrap().batches {
-            all.extend(c.get_batch(n).await.unwrap().unwrap().refunds);
+            all.extend(c.get_batch(n).await.unwrap().unwrap().batch.refunds);
         }
         all
     };

@@ -7,33 +7,10 @@ use ferry_prover::export::{proof_from_json, proof_json, public_json, vk_json};
 use ferry_prover::keys::Keys;
 use ferry_prover::prove;
 use rand::SeedableRng;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn snarkjs() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/snarkjs");
-    let cli = dir.join("node_modules/snarkjs/build/cli.cjs");
-    if !cli.exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm is installed (scripts/setup.sh)");
-        assert!(status.success(), "npm ci for snarkjs failed");
-    }
-    cli
-}
-
-fn snarkjs_verify(dir: &Path) -> bool {
-    let out = Command::new("node")
-        .arg(snarkjs())
-        .args(["groth16", "verify"])
-        .args(["vk.json", "public.json", "proof.json"].map(|f| dir.join(f)))
-        .output()
-        .expect("node runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.contains("OK!") && out.status.success()
-}
+#[path = "../testdata/snarkjs/cli.rs"]
+mod cli;
+use cli::snarkjs_verify;
 
 #[test]
 fn snarkjs_accepts_exported_proofs() {

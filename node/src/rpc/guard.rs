@@ -46,6 +46,7 @@ pub const ARITY: &[(&str, usize)] = &[
     ("ferry_getAccountByPubkey", 1),
     ("ferry_getBatch", 1),
     ("ferry_chainInfo", 0),
+    ("ferry_verifyingKey", 0),
     ("ferry_devnetDeposit", 3),
     ("ferry_devnetClaim", 1),
     ("ferry_subscribeBatches", 0),

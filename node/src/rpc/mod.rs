@@ -69,6 +69,17 @@ pub struct ChainInfo {
     pub l1: L1View,
 }
 
+/// What `ferry_getBatch` returns: the stored batch and its proof's public inputs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchView {
+    /// The batch as the node stores it.
+    #[serde(flatten)]
+    pub batch: StoredBatch,
+    /// The proof's public inputs as snarkjs's `public.json` (decimal strings):
+    /// `[old_root, new_root, domain, packed public data...]` (docs/protocol.md).
+    pub public: serde_json::Value,
+}
+
 /// The `ferry_` API.
 #[rpc(server, client, namespace = "ferry")]
 pub trait FerryApi {
@@ -84,9 +95,12 @@ pub trait FerryApi {
     /// The first account with this key, with its id.
     #[method(name = "getAccountByPubkey")]
     async fn get_account_by_pubkey(&self, pubkey: PublicKey) -> RpcResult<Option<(u32, Account)>>;
-    /// A batch, with its proof (snarkjs JSON) once proven.
+    /// A batch, with its proof (snarkjs JSON) once proven and its public inputs.
     #[method(name = "getBatch")]
-    async fn get_batch(&self, number: u64) -> RpcResult<Option<StoredBatch>>;
+    async fn get_batch(&self, number: u64) -> RpcResult<Option<BatchView>>;
+    /// The verifying key as snarkjs's `verification_key.json`.
+    #[method(name = "verifyingKey")]
+    async fn verifying_key(&self) -> RpcResult<serde_json::Value>;
     /// Chain id, circuit, heights and roots.
     #[method(name = "chainInfo")]
     async fn chain_info(&self) -> RpcResult<ChainInfo>;
@@ -145,8 +159,28 @@ impl FerryApiServer for Api {
             .map(|a| (id.0, a)))
     }
 
-    async fn get_batch(&self, number: u64) -> RpcResult<Option<StoredBatch>> {
-        self.seq.store.get(BATCHES, &number).map_err(internal)
+    async fn get_batch(&self, number: u64) -> RpcResult<Option<BatchView>> {
+        let Some(batch) = self.seq.store.get(BATCHES, &number).map_err(internal)? else {
+            return Ok(None);
+        };
+        let root = |hex: &str| {
+            crate::follower::parse_root(hex).ok_or_else(|| internal(format!("stored root {hex}")))
+        };
+        let pubdata = hex::decode(&batch.pubdata).map_err(internal)?;
+        let inputs = ferry_circuits::pubdata::public_inputs(
+            root(&batch.old_root)?,
+            root(&batch.new_root)?,
+            self.seq.domain,
+            &pubdata,
+        );
+        Ok(Some(BatchView {
+            batch,
+            public: ferry_prover::export::public_json(&inputs),
+        }))
+    }
+
+    async fn verifying_key(&self) -> RpcResult<serde_json::Value> {
+        Ok((*self.seq.vk_json).clone())
     }
 
     async fn chain_info(&self) -> RpcResult<ChainInfo> {

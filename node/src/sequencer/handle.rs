@@ -102,6 +102,9 @@ pub struct SequencerHandle {
     pub params: CircuitParams,
     /// The deployment every signature must name.
     pub domain: Domain,
+    /// The verifying key as snarkjs's `verification_key.json` (what `ferry_verifyingKey`
+    /// serves, so that anyone can check the chain's proofs with their own tools).
+    pub vk_json: Arc<serde_json::Value>,
     /// The L1 as the sequencer last saw it.
     pub l1: tokio::sync::watch::Receiver<L1View>,
     /// Counters and gauges.

@@ -172,6 +172,7 @@ impl Sequencer {
         prover: Prover,
         recovered: crate::node::Recovered,
         metrics: Arc<Metrics>,
+        vk_json: Arc<serde_json::Value>,
     ) -> (SequencerHandle, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(GROUP);
         let (prove_tx, prove_rx) = mpsc::channel::<(u64, BatchWitness)>(cfg.proving_queue);
@@ -198,6 +199,7 @@ impl Sequencer {
             events: events.clone(),
             params: cfg.params,
             domain: l1.domain(),
+            vk_json,
             l1: l1_rx,
             metrics: metrics.clone(),
         };

@@ -152,8 +152,18 @@ pub async fn same_chain(seq: &HttpClient, fol: &HttpClient) -> bool {
         );
         let (a, b) = (a.unwrap(), b.expect("the follower has every batch"));
         assert_eq!(
-            (&a.old_root, &a.new_root, &a.pubdata),
-            (&b.old_root, &b.new_root, &b.pubdata)
+            (
+                &a.batch.old_root,
+                &a.batch.new_root,
+                &a.batch.pubdata,
+                &a.public
+            ),
+            (
+                &b.batch.old_root,
+                &b.batch.new_root,
+                &b.batch.pubdata,
+                &b.public
+            )
         );
     }
     true
