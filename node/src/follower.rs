@@ -252,7 +252,7 @@ impl Follower {
         if self.next > first {
             let took = started.elapsed();
             Metrics::add(&self.metrics.catch_up_batches, self.next - first);
-            Metrics::add(&self.metrics.catch_up_micros, took.as_micros() as u64);
+            self.metrics.catch_up_seconds.inc_by(took.as_secs_f64());
             let secs = took.as_secs_f64();
             info!(
                 batches = self.next - first,
@@ -368,7 +368,7 @@ impl Follower {
         self.unproven.insert(n);
         let lag = now_ms().saturating_sub(body.sealed_at_ms);
         Metrics::add(&self.metrics.batches_followed, 1);
-        Metrics::add(&self.metrics.follow_lag_ms, lag);
+        self.metrics.follow_lag_seconds.inc_by(lag as f64 / 1e3);
         info!(batch = n, txs = stored.txs.len(), root = %stored.new_root, lag_ms = lag, "batch followed");
         let _ = self.events.send(stored);
         Ok(())

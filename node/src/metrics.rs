@@ -1,255 +1,286 @@
-//! Prometheus metrics: counters and gauges the sequencer updates, served in the text
-//! exposition format at `GET /metrics` on their own loopback port.
+//! Prometheus metrics, kept by `prometheus-client` (the Prometheus project's own Rust client):
+//! counters and gauges the sequencer, followers and workers update, and histograms of
+//! proving, sealing and L1-verification times. Served in the text exposition format
+//! (OpenMetrics) at `GET /metrics` on their own loopback port.
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The node's metrics. Cheap to update from any thread.
-#[derive(Debug, Default)]
+/// A count that only goes up (exposed with the suffix `_total`).
+pub type Count = Counter<u64>;
+/// A level that goes up and down.
+pub type Level = Gauge<u64, AtomicU64>;
+/// Seconds summed over events (exposed with the suffix `_total`).
+pub type Seconds = Counter<f64, AtomicU64>;
+
+/// The node's metrics. Cheap to update from any thread; each is registered in `registry`
+/// under the name [`Metrics::new`] gives it.
+#[derive(Debug)]
 pub struct Metrics {
     /// Transactions accepted into the mempool.
-    pub txs_accepted: AtomicU64,
+    pub txs_accepted: Count,
     /// Transactions refused at the door (invalid, nonce, balance, fee, known, busy).
-    pub txs_refused: AtomicU64,
+    pub txs_refused: Count,
     /// Transactions refused when their batch was built.
-    pub txs_rejected: AtomicU64,
+    pub txs_rejected: Count,
     /// Transactions sealed into batches.
-    pub txs_sealed: AtomicU64,
+    pub txs_sealed: Count,
     /// Batches sealed.
-    pub batches_sealed: AtomicU64,
+    pub batches_sealed: Count,
     /// Batches proven.
-    pub batches_proven: AtomicU64,
-    /// Batches verified on L1.
-    pub batches_verified: AtomicU64,
+    pub batches_proven: Count,
+    /// Batches the L1 accepted (a batch the L1 lost and accepted again counts twice).
+    pub batches_verified: Count,
+    /// Verified batches the L1 lost (restarted from older state) and that went to it again.
+    pub l1_batches_lost: Count,
     /// Batches the L1 refused.
-    pub l1_refusals: AtomicU64,
+    pub l1_refusals: Count,
     /// Pending transactions.
-    pub mempool: AtomicU64,
+    pub mempool: Level,
     /// Sealed batches waiting for (or in) proving.
-    pub proving_queue: AtomicU64,
-    /// Total proving time, microseconds.
-    pub prove_micros: AtomicU64,
-    /// Total sealing time (execution and the RocksDB write), microseconds.
-    pub seal_micros: AtomicU64,
+    pub proving_queue: Level,
+    /// Total proving time.
+    pub prove_seconds: Seconds,
+    /// Total sealing time (execution and the RocksDB write).
+    pub seal_seconds: Seconds,
+    /// Proving time per batch.
+    pub prove_time: Histogram,
+    /// Sealing time per batch.
+    pub seal_time: Histogram,
+    /// Time from a batch sealed to verified on L1.
+    pub l1_verify_time: Histogram,
     /// Connected libp2p peers.
-    pub p2p_peers: AtomicU64,
+    pub p2p_peers: Level,
     /// Gossip messages refused as invalid (each a strike against the sender).
-    pub p2p_invalid: AtomicU64,
+    pub p2p_invalid: Count,
     /// Batches a follower re-executed and stored.
-    pub batches_followed: AtomicU64,
-    /// Sum over followed batches of the time from sealing to stored here, milliseconds.
-    pub follow_lag_ms: AtomicU64,
+    pub batches_followed: Count,
+    /// Sum over followed batches of the time from sealing to stored here.
+    pub follow_lag_seconds: Seconds,
     /// Batches a follower fetched by catching up.
-    pub catch_up_batches: AtomicU64,
-    /// Time spent catching up, microseconds.
-    pub catch_up_micros: AtomicU64,
+    pub catch_up_batches: Count,
+    /// Time spent catching up.
+    pub catch_up_seconds: Seconds,
     /// Proofs a follower checked against its own copy of the batch.
-    pub proofs_checked: AtomicU64,
+    pub proofs_checked: Count,
     /// Proving jobs answered by workers (sequencer) or proven (worker).
-    pub jobs_remote: AtomicU64,
+    pub jobs_remote: Count,
     /// Proving jobs given back (worker gone, timed out, or its proof was invalid).
-    pub jobs_reassigned: AtomicU64,
+    pub jobs_reassigned: Count,
     /// Proofs that failed this node's own verification (each is proven again).
-    pub proofs_failed: AtomicU64,
+    pub proofs_failed: Count,
     /// 1 while the L1 answers, 0 while it is unreachable or refusing.
-    pub l1_up: AtomicU64,
+    pub l1_up: Level,
     /// 1 once the L1's verified chain differs from this node's (sealing stopped).
-    pub l1_diverged: AtomicU64,
+    pub l1_diverged: Level,
     /// Sealed batches the L1 has not verified yet.
-    pub l1_backlog: AtomicU64,
+    pub l1_backlog: Level,
     /// Failed L1 submissions and reads (each retried).
-    pub l1_failures: AtomicU64,
+    pub l1_failures: Count,
+    registry: Registry,
+}
+
+/// Buckets from 10 ms to about 20 minutes, doubling: a proof at depth 2 to a big batch's.
+fn time_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 18))
 }
 
 impl Metrics {
-    /// A fresh set, shared.
+    /// A fresh set, registered and shared.
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+        let mut registry = Registry::default();
+        macro_rules! metric {
+            ($value:expr, $name:literal, $help:literal) => {{
+                let m = $value;
+                registry.register($name, $help, m.clone());
+                m
+            }};
+        }
+        Arc::new(Self {
+            txs_accepted: metric!(
+                Count::default(),
+                "ferry_txs_accepted",
+                "Transactions accepted into the mempool"
+            ),
+            txs_refused: metric!(
+                Count::default(),
+                "ferry_txs_refused",
+                "Transactions refused at submission"
+            ),
+            txs_rejected: metric!(
+                Count::default(),
+                "ferry_txs_rejected",
+                "Accepted transactions rejected when their batch was built"
+            ),
+            txs_sealed: metric!(
+                Count::default(),
+                "ferry_txs_sealed",
+                "Transactions sealed into batches"
+            ),
+            batches_sealed: metric!(Count::default(), "ferry_batches_sealed", "Batches sealed"),
+            batches_proven: metric!(Count::default(), "ferry_batches_proven", "Batches proven"),
+            batches_verified: metric!(
+                Count::default(),
+                "ferry_batches_verified",
+                "Batches verified on L1"
+            ),
+            l1_batches_lost: metric!(
+                Count::default(),
+                "ferry_l1_batches_lost",
+                "Verified batches the L1 lost and that were submitted again"
+            ),
+            l1_refusals: metric!(
+                Count::default(),
+                "ferry_l1_refusals",
+                "Batches the L1 refused"
+            ),
+            mempool: metric!(
+                Level::default(),
+                "ferry_mempool_transactions",
+                "Pending transactions"
+            ),
+            proving_queue: metric!(
+                Level::default(),
+                "ferry_proving_queue_batches",
+                "Sealed batches waiting for or in proving"
+            ),
+            prove_seconds: metric!(
+                Seconds::default(),
+                "ferry_prove_seconds",
+                "Time spent proving"
+            ),
+            seal_seconds: metric!(
+                Seconds::default(),
+                "ferry_seal_seconds",
+                "Time spent executing and persisting batches"
+            ),
+            prove_time: metric!(
+                time_buckets(),
+                "ferry_batch_prove_seconds",
+                "Proving time per batch"
+            ),
+            seal_time: metric!(
+                time_buckets(),
+                "ferry_batch_seal_seconds",
+                "Execution and persistence time per batch"
+            ),
+            l1_verify_time: metric!(
+                time_buckets(),
+                "ferry_batch_l1_verification_seconds",
+                "Time from a batch sealed to verified on L1"
+            ),
+            p2p_peers: metric!(
+                Level::default(),
+                "ferry_p2p_peers",
+                "Connected libp2p peers"
+            ),
+            p2p_invalid: metric!(
+                Count::default(),
+                "ferry_p2p_invalid",
+                "Gossip messages refused as invalid"
+            ),
+            batches_followed: metric!(
+                Count::default(),
+                "ferry_batches_followed",
+                "Batches a follower re-executed and stored"
+            ),
+            follow_lag_seconds: metric!(
+                Seconds::default(),
+                "ferry_follow_lag_seconds",
+                "Sum of the times from sealing on the sequencer to stored by this follower"
+            ),
+            catch_up_batches: metric!(
+                Count::default(),
+                "ferry_catch_up_batches",
+                "Batches a follower fetched by catching up"
+            ),
+            catch_up_seconds: metric!(
+                Seconds::default(),
+                "ferry_catch_up_seconds",
+                "Time a follower spent catching up"
+            ),
+            proofs_checked: metric!(
+                Count::default(),
+                "ferry_proofs_checked",
+                "Proofs a follower verified"
+            ),
+            jobs_remote: metric!(
+                Count::default(),
+                "ferry_jobs_remote",
+                "Proving jobs done by workers"
+            ),
+            jobs_reassigned: metric!(
+                Count::default(),
+                "ferry_jobs_reassigned",
+                "Proving jobs given back and assigned again"
+            ),
+            proofs_failed: metric!(
+                Count::default(),
+                "ferry_proofs_failed",
+                "Proofs that failed the node's own verification and were proven again"
+            ),
+            l1_up: metric!(
+                Level::default(),
+                "ferry_l1_up",
+                "1 while the L1 answers, 0 while it is unreachable or refusing"
+            ),
+            l1_diverged: metric!(
+                Level::default(),
+                "ferry_l1_diverged",
+                "1 once the L1's verified chain differs from this node's: sealing stopped"
+            ),
+            l1_backlog: metric!(
+                Level::default(),
+                "ferry_l1_backlog_batches",
+                "Sealed batches the L1 has not verified yet"
+            ),
+            l1_failures: metric!(
+                Count::default(),
+                "ferry_l1_failures",
+                "Failed L1 submissions and reads, each retried"
+            ),
+            registry,
+        })
     }
 
     /// Adds `n` to a counter.
-    pub fn add(c: &AtomicU64, n: u64) {
-        c.fetch_add(n, Relaxed);
+    pub fn add(c: &Count, n: u64) {
+        c.inc_by(n);
     }
 
-    /// Takes `n` from a gauge.
-    pub fn sub(g: &AtomicU64, n: u64) {
-        g.fetch_sub(n, Relaxed);
+    /// Adds `n` to a level.
+    pub fn raise(g: &Level, n: u64) {
+        g.inc_by(n);
     }
 
-    /// Sets a gauge.
-    pub fn set(g: &AtomicU64, v: u64) {
-        g.store(v, Relaxed);
+    /// Takes `n` from a level.
+    pub fn sub(g: &Level, n: u64) {
+        g.dec_by(n);
     }
 
-    /// The text exposition format.
+    /// Sets a level.
+    pub fn set(g: &Level, v: u64) {
+        g.set(v);
+    }
+
+    /// Records one event that took `took`: its time added to `total` and observed in `per`.
+    pub fn time(total: &Seconds, per: &Histogram, took: Duration) {
+        total.inc_by(took.as_secs_f64());
+        per.observe(took.as_secs_f64());
+    }
+
+    /// The text exposition format (OpenMetrics).
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, f64); 26] = [
-            (
-                "ferry_txs_accepted_total",
-                "counter",
-                "Transactions accepted into the mempool.",
-                self.txs_accepted.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_txs_refused_total",
-                "counter",
-                "Transactions refused at submission.",
-                self.txs_refused.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_txs_rejected_total",
-                "counter",
-                "Accepted transactions rejected when their batch was built.",
-                self.txs_rejected.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_txs_sealed_total",
-                "counter",
-                "Transactions sealed into batches.",
-                self.txs_sealed.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_batches_sealed_total",
-                "counter",
-                "Batches sealed.",
-                self.batches_sealed.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_batches_proven_total",
-                "counter",
-                "Batches proven.",
-                self.batches_proven.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_batches_verified_total",
-                "counter",
-                "Batches verified on L1.",
-                self.batches_verified.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_l1_refusals_total",
-                "counter",
-                "Batches the L1 refused.",
-                self.l1_refusals.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_mempool_transactions",
-                "gauge",
-                "Pending transactions.",
-                self.mempool.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_proving_queue_batches",
-                "gauge",
-                "Sealed batches waiting for or in proving.",
-                self.proving_queue.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_prove_seconds_total",
-                "counter",
-                "Time spent proving.",
-                self.prove_micros.load(Relaxed) as f64 / 1e6,
-            ),
-            (
-                "ferry_seal_seconds_total",
-                "counter",
-                "Time spent executing and persisting batches.",
-                self.seal_micros.load(Relaxed) as f64 / 1e6,
-            ),
-            (
-                "ferry_p2p_peers",
-                "gauge",
-                "Connected libp2p peers.",
-                self.p2p_peers.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_p2p_invalid_total",
-                "counter",
-                "Gossip messages refused as invalid.",
-                self.p2p_invalid.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_batches_followed_total",
-                "counter",
-                "Batches a follower re-executed and stored.",
-                self.batches_followed.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_follow_lag_seconds_total",
-                "counter",
-                "Sum of the times from sealing on the sequencer to stored by this follower.",
-                self.follow_lag_ms.load(Relaxed) as f64 / 1e3,
-            ),
-            (
-                "ferry_catch_up_batches_total",
-                "counter",
-                "Batches a follower fetched by catching up.",
-                self.catch_up_batches.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_catch_up_seconds_total",
-                "counter",
-                "Time a follower spent catching up.",
-                self.catch_up_micros.load(Relaxed) as f64 / 1e6,
-            ),
-            (
-                "ferry_proofs_checked_total",
-                "counter",
-                "Proofs a follower verified.",
-                self.proofs_checked.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_jobs_remote_total",
-                "counter",
-                "Proving jobs done by workers.",
-                self.jobs_remote.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_jobs_reassigned_total",
-                "counter",
-                "Proving jobs given back and assigned again.",
-                self.jobs_reassigned.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_proofs_failed_total",
-                "counter",
-                "Proofs that failed the node's own verification and were proven again.",
-                self.proofs_failed.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_l1_up",
-                "gauge",
-                "1 while the L1 answers, 0 while it is unreachable or refusing.",
-                self.l1_up.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_l1_diverged",
-                "gauge",
-                "1 once the L1's verified chain differs from this node's: sealing stopped.",
-                self.l1_diverged.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_l1_backlog_batches",
-                "gauge",
-                "Sealed batches the L1 has not verified yet.",
-                self.l1_backlog.load(Relaxed) as f64,
-            ),
-            (
-                "ferry_l1_failures_total",
-                "counter",
-                "Failed L1 submissions and reads, each retried.",
-                self.l1_failures.load(Relaxed) as f64,
-            ),
-        ];
         let mut out = String::new();
-        for (name, kind, help, v) in rows {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
-            ));
-        }
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }
@@ -289,7 +320,7 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<S
                     ("404 Not Found", "see /metrics\n".to_string())
                 };
                 let reply = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = sock.write_all(reply.as_bytes()).await;

@@ -341,6 +341,20 @@ async fn scenario(l1: &str) {
         verified >= 3.0,
         "three verified batches at least: {verified}"
     );
+    // histograms: one observation per batch proven, sealed and verified on L1, each
+    // observation within the buckets' sum
+    let sample = |name: &str| {
+        ferry_node::metrics::scrape(devnet.metrics_port, name)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no sample {name}"))
+    };
+    for h in ["prove", "seal", "l1_verification"] {
+        let count = sample(&format!("ferry_batch_{h}_seconds_count"));
+        let sum = sample(&format!("ferry_batch_{h}_seconds_sum"));
+        assert!(count >= 1.0 && sum > 0.0, "{h}: count {count}, sum {sum}");
+    }
+    assert!(sample("ferry_batch_l1_verification_seconds_count") >= verified);
+    assert!(sample("ferry_batch_seal_seconds_count") >= sample("ferry_batches_sealed_total") - 0.5);
     // every malformed request gets the code docs/rpc.md gives it, and changes nothing
     let huge = format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"ferry_getAccount","params":[1],"pad":"{}"}}"#,

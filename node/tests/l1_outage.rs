@@ -8,7 +8,6 @@ use ferry_node::l1::backend::L1Config;
 use ferry_node::sequencer::SubmitError;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 #[path = "common/chain.rs"]
@@ -80,8 +79,8 @@ async fn anvil_killed_mid_run_is_restarted_and_every_batch_ends_verified() {
             .unwrap();
     }
     let m = handle.metrics.clone();
-    wait_until(300, "sealed", || m.txs_sealed.load(Relaxed) >= 6).await;
-    let sealed = m.batches_sealed.load(Relaxed);
+    wait_until(300, "sealed", || m.txs_sealed.get() >= 6).await;
+    let sealed = m.batches_sealed.get();
     until(
         &handle,
         300,
@@ -89,8 +88,8 @@ async fn anvil_killed_mid_run_is_restarted_and_every_batch_ends_verified() {
         |v| v.batch_count == sealed && v.error.is_none(),
     )
     .await;
-    assert!(m.l1_failures.load(Relaxed) >= 1, "the outage was noticed");
-    assert_eq!(m.l1_up.load(Relaxed), 1);
+    assert!(m.l1_failures.get() >= 1, "the outage was noticed");
+    assert_eq!(m.l1_up.get(), 1);
     let store = handle.store.clone();
     drop(handle);
     join.await.unwrap();
@@ -131,13 +130,12 @@ async fn a_hung_l1_is_reported_fills_the_backlog_to_busy_and_is_caught_up() {
         v.error.is_some()
     })
     .await;
-    assert_eq!(handle.metrics.l1_up.load(Relaxed), 0);
+    assert_eq!(handle.metrics.l1_up.get(), 0);
 
     signal_anvil(dir.path(), "-CONT");
     let m = handle.metrics.clone();
     wait_until(300, "caught up", || {
-        m.batches_verified.load(Relaxed) >= m.batches_sealed.load(Relaxed)
-            && m.txs_sealed.load(Relaxed) >= u64::from(nonce)
+        m.batches_verified.get() >= m.batches_sealed.get() && m.txs_sealed.get() >= u64::from(nonce)
     })
     .await;
     until(&handle, 60, "the L1 reported reachable", |v| {
@@ -169,7 +167,7 @@ async fn a_batch_on_l1_this_node_did_not_seal_stops_it() {
         .unwrap();
     until(&handle, 300, "a batch verified", |v| v.batch_count >= 1).await;
     assert!(handle.l1.borrow().diverged.is_none());
-    assert_eq!(handle.metrics.l1_diverged.load(Relaxed), 0);
+    assert_eq!(handle.metrics.l1_diverged.get(), 0);
 
     // someone holding the operator's key proves a batch of noops on L1's root and submits it
     let v = handle.l1.borrow().clone();
@@ -198,7 +196,7 @@ async fn a_batch_on_l1_this_node_did_not_seal_stops_it() {
     until(&handle, 60, "the divergence seen", |v| v.diverged.is_some()).await;
     let why = handle.l1.borrow().diverged.clone().unwrap();
     assert!(why.contains("the L1 verified 2 batches"), "{why}");
-    assert_eq!(handle.metrics.l1_diverged.load(Relaxed), 1);
+    assert_eq!(handle.metrics.l1_diverged.get(), 1);
     let refused = handle
         .submit(chain.transfer(handle.domain, 1, 1))
         .await
@@ -207,10 +205,10 @@ async fn a_batch_on_l1_this_node_did_not_seal_stops_it() {
         matches!(&refused, SubmitError::Unavailable(m) if m.contains("another chain")),
         "{refused}"
     );
-    let sealed = handle.metrics.batches_sealed.load(Relaxed);
+    let sealed = handle.metrics.batches_sealed.get();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
-        handle.metrics.batches_sealed.load(Relaxed),
+        handle.metrics.batches_sealed.get(),
         sealed,
         "sealing stopped"
     );

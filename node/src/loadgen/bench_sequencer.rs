@@ -209,17 +209,17 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
     }
     let accept_s = started.elapsed().as_secs_f64();
     loop {
-        let sealed = metrics.txs_sealed.load(Relaxed);
+        let sealed = metrics.txs_sealed.get();
         pb.set_position(sealed);
-        if sealed + metrics.txs_rejected.load(Relaxed) >= accepted {
+        if sealed + metrics.txs_rejected.get() >= accepted {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let seal_s = started.elapsed().as_secs_f64();
     pb.finish_and_clear();
-    let batches = metrics.batches_sealed.load(Relaxed);
-    let sealed = metrics.txs_sealed.load(Relaxed);
+    let batches = metrics.batches_sealed.get();
+    let sealed = metrics.txs_sealed.get();
 
     // a restart on what was sealed: the node rebuilds its state before it serves again
     drop(handle);
@@ -240,7 +240,7 @@ pub async fn sequencer(args: &SequencerArgs) -> Result<SequencerFigures> {
         seal_s,
         accepted_per_s: accepted as f64 / accept_s,
         sealed_per_s: sealed as f64 / seal_s,
-        seal_ms_per_batch: metrics.seal_micros.load(Relaxed) as f64 / 1e3 / batches.max(1) as f64,
+        seal_ms_per_batch: metrics.seal_seconds.get() * 1e3 / batches.max(1) as f64,
         restart_s,
     };
     println!(

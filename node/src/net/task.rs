@@ -173,7 +173,7 @@ impl Task {
             // peers, not connections: a peer may hold two
             SwarmEvent::ConnectionEstablished {
                 num_established, ..
-            } if num_established.get() == 1 => Metrics::add(&self.metrics.p2p_peers, 1),
+            } if num_established.get() == 1 => Metrics::raise(&self.metrics.p2p_peers, 1),
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established: 0,

@@ -347,7 +347,7 @@ impl Sequencer {
             let n = *entry.key();
             let w = entry.remove();
             info!(batch = n, "proving batch again");
-            Metrics::add(&self.metrics.proving_queue, 1);
+            Metrics::raise(&self.metrics.proving_queue, 1);
             self.in_flight += usize::from(self.proves);
             permit.send((n, w));
         }

@@ -73,7 +73,7 @@ fn prove_here(
         return Err("this node's own proof does not verify (is the proving key damaged?)".into());
     }
     let took = started.elapsed();
-    Metrics::add(&m.prove_micros, took.as_micros() as u64);
+    Metrics::time(&m.prove_seconds, &m.prove_time, took);
     info!(batch = n, secs = took.as_secs_f64(), "batch proven");
     Ok(p)
 }

@@ -20,11 +20,9 @@ impl Sequencer {
         let started = std::time::Instant::now();
         match self.seal(queued) {
             Ok(Some((stored, w))) => {
-                Metrics::add(
-                    &self.metrics.seal_micros,
-                    started.elapsed().as_micros() as u64,
-                );
-                Metrics::add(&self.metrics.proving_queue, 1);
+                let m = &self.metrics;
+                Metrics::time(&m.seal_seconds, &m.seal_time, started.elapsed());
+                Metrics::raise(&m.proving_queue, 1);
                 if self.proves {
                     self.in_flight += 1;
                 }

@@ -206,6 +206,8 @@ impl Sequencer {
         }
         self.next_submit = n + 1;
         Metrics::add(&self.metrics.batches_verified, 1);
+        let waited = now_ms().saturating_sub(batch.sealed_at_ms);
+        self.metrics.l1_verify_time.observe(waited as f64 / 1e3);
         self.publish_l1().await;
         info!(batch = n, "batch verified on L1");
         let _ = self.events.send(batch);
@@ -227,7 +229,7 @@ impl Sequencer {
         if let Err(e) = r.and_then(|()| w.commit()) {
             error!(error = %e, "recording the lost batches failed");
         }
-        Metrics::sub(&self.metrics.batches_verified, self.next_submit - count);
+        Metrics::add(&self.metrics.l1_batches_lost, self.next_submit - count);
         self.next_submit = count;
     }
 

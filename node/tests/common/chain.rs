@@ -15,7 +15,6 @@ use ferry_node::tx::L2Tx;
 use ferry_prover::keys::Keys;
 use rand::SeedableRng;
 use std::path::Path;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,9 +128,8 @@ impl Chain {
         }
         let m = handle.metrics.clone();
         wait_until(300, "sealed (and verified)", || {
-            let sealed = m.batches_sealed.load(Relaxed);
-            m.txs_sealed.load(Relaxed) == n
-                && (!prove || m.batches_verified.load(Relaxed) == sealed)
+            let sealed = m.batches_sealed.get();
+            m.txs_sealed.get() == n && (!prove || m.batches_verified.get() == sealed)
         })
         .await;
         drop(handle);
