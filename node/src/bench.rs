@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use ferry_node::chart::{line_chart, Series};
 use ferry_prover::bench::{run, BenchConfig, BenchRow};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -17,6 +18,9 @@ pub struct ProverArgs {
     /// Write the figures as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Write a chart of transfers proven per second by batch size as SVG to this file.
+    #[arg(long)]
+    svg: Option<std::path::PathBuf>,
     /// Skip arkworks' stock prover (re-synthesis per proof), which the table compares against.
     #[arg(long)]
     no_plain: bool,
@@ -122,6 +126,31 @@ pub fn prover(args: &ProverArgs) -> Result<()> {
             serde_json::json!({ "depth": cfg.depth, "threads": rayon_threads(), "rows": rows });
         std::fs::write(path, serde_json::to_string_pretty(&out)?)
             .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.svg {
+        let line = |name: &str, y: fn(&BenchRow) -> Option<f64>| Series {
+            name: name.into(),
+            points: rows
+                .iter()
+                .filter_map(|r| Some((r.batch_size as f64, y(r)?)))
+                .collect(),
+        };
+        let mut series = vec![line("Ferry", |r| Some(r.transfers_per_s))];
+        if cfg.plain {
+            series.push(line("arkworks' stock prover", |r| r.plain_transfers_per_s));
+        }
+        let title = format!(
+            "Transfers proven per second, depth {}, {} threads",
+            cfg.depth,
+            rayon_threads()
+        );
+        line_chart(
+            path,
+            &title,
+            ("transfers per batch", "transfers/s"),
+            &series,
+        )?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

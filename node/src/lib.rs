@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod chart;
 pub mod devnet;
 pub mod export;
 pub mod follower;

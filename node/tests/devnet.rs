@@ -301,10 +301,13 @@ async fn scenario(l1: &str) {
         rate: 10,
         duration: 2,
         settle: 120,
+        svg: Some(dir.path().join("load.svg")),
         json: None,
     })
     .await
     .unwrap();
+    let chart = std::fs::read_to_string(dir.path().join("load.svg")).unwrap();
+    assert!(chart.starts_with("<svg") && chart.contains("verified on L1"));
     assert!(load.accepted >= 10, "{load:?}");
     assert_eq!(load.verified, load.accepted, "{load:?}");
     assert!(load.soft_p50_s.unwrap() <= load.verified_p50_s.unwrap());

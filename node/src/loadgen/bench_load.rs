@@ -28,6 +28,10 @@ pub struct LoadArgs {
     /// Seconds to wait afterwards for the accepted transfers to be verified on L1.
     #[arg(long, default_value_t = 120)]
     pub settle: u64,
+    /// Write a chart of the soft-confirmation and L1-verification latencies (by percentile)
+    /// as SVG to this file.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
     /// Write the figures as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -240,5 +244,32 @@ pub async fn load(args: &LoadArgs) -> Result<LoadFigures> {
         figures.verified
     );
     write_json(args.json.as_deref(), &figures)?;
+    if let Some(path) = &args.svg {
+        let by_percentile = |name: &str, sorted: &[f64]| crate::chart::Series {
+            name: name.into(),
+            points: (0..=100)
+                .filter_map(|p| Some((f64::from(p), percentile(sorted, f64::from(p) / 100.0)?)))
+                .collect(),
+        };
+        let title = format!(
+            "Latency of {accepted} transfers at {} ({})",
+            args.rpc,
+            if args.rate > 0 {
+                format!("{}/s", args.rate)
+            } else {
+                "max rate".into()
+            }
+        );
+        crate::chart::line_chart(
+            path,
+            &title,
+            ("percentile", "seconds from submission"),
+            &[
+                by_percentile("sealed (soft confirmation)", &s),
+                by_percentile("verified on L1", &v),
+            ],
+        )?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(figures)
 }

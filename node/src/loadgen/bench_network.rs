@@ -187,6 +187,7 @@ async fn run_one(args: &NetworkArgs, provers: usize, root: &std::path::Path) -> 
         rate: args.rate,
         duration: args.duration,
         settle: 0,
+        svg: None,
         json: None,
     };
     let started = Instant::now();
