@@ -6,7 +6,7 @@
 //! holds exactly the wei the L2 balances are worth.
 //!
 //! ```text
-//! FERRY_CHAOS_SECS=180 cargo test -p ferry-node --test chaos -- --ignored --nocapture
+//! FERRY_CHAOS_SECS=180 cargo test -p ferry-tests --test chaos -- --ignored --nocapture
 //! ```
 //!
 //! `FERRY_CHAOS_SECS` (default 180) is how long the chaos lasts, `FERRY_CHAOS_SEED` replays a
@@ -48,7 +48,7 @@ impl Setup {
             .append(true)
             .open(self.dir.join("devnet.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        let child = Command::new(ferry_tests::ferry())
             .arg("devnet")
             .args(["--depth", "2", "--transfers", "2", "--accounts"])
             .arg(ACCOUNTS.to_string())

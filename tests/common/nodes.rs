@@ -60,7 +60,7 @@ impl Node {
             .append(true)
             .open(format!("{}.log", self.dir.display()))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        let child = Command::new(ferry_tests::ferry())
             .arg("devnet")
             .args(CIRCUIT)
             .args(["--batch-timeout-ms", "300"])

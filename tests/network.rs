@@ -213,7 +213,7 @@ async fn sequencer_follower_and_prover_worker() {
 /// `ferry restore` into a fresh directory; its JSON answer.
 fn restore(root: &Path, source: &str) -> serde_json::Value {
     let dir = root.join(format!("restored-{}", free_port()));
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = Command::new(ferry_tests::ferry())
         .arg("restore")
         .args(CIRCUIT)
         .arg("--data-dir")
@@ -309,7 +309,7 @@ async fn devnet_with_a_follower_and_a_prover() {
     })
     .await;
     // the README's command, sent to the follower: it waits until verified and says so
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = Command::new(ferry_tests::ferry())
         .args([
             "wallet",
             "transfer",

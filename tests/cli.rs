@@ -5,7 +5,7 @@ use std::process::Command;
 
 /// Runs `ferry` with `args` and a backtrace requested; its stderr, after checking it failed.
 fn fails(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let out = Command::new(ferry_tests::ferry())
         .args(args)
         .env("RUST_BACKTRACE", "1")
         .output()

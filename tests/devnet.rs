@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::{domain_of, free_port, key, transfer};
-#[path = "../../prover/testdata/snarkjs/cli.rs"]
+#[path = "../prover/testdata/snarkjs/cli.rs"]
 mod snarkjs;
 use snarkjs::snarkjs_verify;
 
@@ -46,7 +46,7 @@ async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
 /// [`start`] with `accounts` test accounts (account 0 among them; 16 fill a depth-2 tree).
 async fn start_with(dir: &Path, port: u16, l1: &str, accounts: u32) -> (Devnet, HttpClient) {
     let metrics_port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let child = Command::new(ferry_tests::ferry())
         .args([
             "devnet",
             "--depth",
@@ -128,7 +128,7 @@ fn circomlibjs_transfer(
 ) -> String {
     // installs the npm packages (circomlibjs among them) if they are missing
     ferry_node::l1::anvil::binary().expect("npm packages");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/sign-transfer.js");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("js/sign-transfer.js");
     let out = Command::new("node")
         .arg(script)
         .arg(&from.private_key)
@@ -182,7 +182,7 @@ async fn scenario(l1: &str) {
         panic!("verified above");
     };
     let out = dir.path().join("proof");
-    let exported = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let exported = Command::new(ferry_tests::ferry())
         .args([
             "proof",
             &batch.to_string(),
@@ -206,7 +206,7 @@ async fn scenario(l1: &str) {
     inputs[1] = "1".into();
     std::fs::write(&public, serde_json::to_string(&inputs).unwrap()).unwrap();
     assert!(!snarkjs_verify(&out), "snarkjs refuses another new root");
-    let unknown = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let unknown = Command::new(ferry_tests::ferry())
         .args(["proof", "999", "--rpc", &format!("http://127.0.0.1:{port}")])
         .output()
         .unwrap();

@@ -9,7 +9,7 @@
 "use strict";
 const path = require("path");
 const { buildEddsa } = require(
-  path.join(__dirname, "../../../contracts/solidity/node_modules/circomlibjs")
+  path.join(__dirname, "../../contracts/solidity/node_modules/circomlibjs")
 );
 
 async function main() {
