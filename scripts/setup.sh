@@ -2,6 +2,7 @@
 # Installs what a fresh Debian machine lacks to build and test Ferry, only when missing:
 #   - a C toolchain and libclang (RocksDB's bindgen build needs them)
 #   - Node.js and npm (circomlibjs test vectors; later solc-js, snarkjs and anvil)
+#   - Chromium (the explorer's test loads the page in it, headless)
 # Needs root (or passwordless sudo) only if something is missing. Idempotent.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ if ! ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so' && ! ls /usr/l
 fi
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# the explorer's browser test drives headless Chromium
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2

@@ -357,6 +357,10 @@ impl Follower {
             status: BatchStatus::Sealed,
             proof: None,
             sealed_at_ms: body.sealed_at_ms,
+            proven_at_ms: None,
+            verified_at_ms: None,
+            l1_block: None,
+            l1_gas: None,
         };
         w.put(BATCHES, &n, &stored);
         w.put(META, &"next_batch", &serde_json::json!(n + 1));

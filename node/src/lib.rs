@@ -19,6 +19,7 @@
 
 pub mod chart;
 pub mod devnet;
+pub mod explorer;
 pub mod export;
 pub mod follower;
 pub mod gas;

@@ -365,6 +365,12 @@ pub(crate) fn put_status(
 ) -> Result<(), StoreError> {
     let batch = b.number;
     b.status = status;
+    let now = crate::tx::now_ms();
+    match status {
+        BatchStatus::Sealed => {}
+        BatchStatus::Proven => b.proven_at_ms = b.proven_at_ms.or(Some(now)),
+        BatchStatus::Verified => b.verified_at_ms = b.verified_at_ms.or(Some(now)),
+    }
     for h in &b.txs {
         if let Some(mut rec) = store.get(TXS, h)? {
             rec.status = match status {

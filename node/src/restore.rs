@@ -118,6 +118,10 @@ pub async fn restore(
             status: BatchStatus::Verified,
             proof: None,
             sealed_at_ms: 0,
+            proven_at_ms: None,
+            verified_at_ms: None,
+            l1_block: None,
+            l1_gas: None,
         };
         let mut w = store.batch();
         w.put(BATCHES, &n, &stored);

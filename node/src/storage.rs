@@ -168,6 +168,18 @@ pub struct StoredBatch {
     pub proof: Option<serde_json::Value>,
     /// Unix milliseconds when it was sealed.
     pub sealed_at_ms: u64,
+    /// Unix milliseconds when this node stored its proof.
+    #[serde(default)]
+    pub proven_at_ms: Option<u64>,
+    /// Unix milliseconds when this node saw it verified on L1.
+    #[serde(default)]
+    pub verified_at_ms: Option<u64>,
+    /// The L1 block that verified it (when this node submitted it).
+    #[serde(default)]
+    pub l1_block: Option<u64>,
+    /// The gas `submitBatch` used on L1 (anvil; the embedded L1 counts no gas).
+    #[serde(default)]
+    pub l1_gas: Option<u64>,
 }
 
 /// The node's database.

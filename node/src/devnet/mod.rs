@@ -369,6 +369,10 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     println!("  circuit       depth {} ({} accounts), per batch: {} deposit, {} transfer, {} withdrawal slots", params.depth, params.capacity(), params.deposits, params.transfers, params.withdrawals);
     println!("  domain        {} (signatures name it)", domain);
     println!("  JSON-RPC      http://{addr} (WebSocket ws://{addr})");
+    println!(
+        "  explorer      http://{addr}{} (live, in a browser)",
+        crate::explorer::PATH
+    );
     println!("  metrics       http://{metrics_addr}/metrics (Prometheus)");
     if let Some(c) = &children {
         c.banner();

@@ -72,6 +72,9 @@ pub struct L1View {
     /// head differ): the node stops sealing and submitting, and says why here.
     #[serde(default)]
     pub diverged: Option<String>,
+    /// Whether the contract is in exodus mode (batches and deposits stopped, exits open).
+    #[serde(default)]
+    pub exodus: bool,
     /// Why the sequencer's last L1 call failed, while L1 calls fail (the figures above are
     /// then the last ones read); `null` while the L1 answers.
     #[serde(default)]
@@ -82,6 +85,15 @@ pub struct L1View {
 /// on the embedded L1 too.
 pub fn operator() -> L1Address {
     super::evm::address_of(DEV_KEYS[0]).expect("a valid dev key")
+}
+
+/// Where an accepted `submitBatch` landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L1Receipt {
+    /// The L1 block.
+    pub block: u64,
+    /// Gas used (the embedded L1 counts none).
+    pub gas: Option<u64>,
 }
 
 /// The chain id in the embedded L1's domain (on anvil, the contract computes its own).
@@ -310,21 +322,27 @@ impl L1Backend {
         }
     }
 
-    /// `submitBatch(newRoot, pubdata, proof)`.
+    /// `submitBatch(newRoot, pubdata, proof)`; returns where it landed.
     pub async fn submit_batch(
         &mut self,
         new_root: [u8; 32],
         pubdata: &[u8],
         proof: &[[u8; 32]; 8],
-    ) -> Result<(), String> {
+    ) -> Result<L1Receipt, String> {
         match self {
             Self::Embedded { mirror, .. } => mirror
                 .submit_batch(operator(), new_root, pubdata, proof)
-                .map(|_| ())
+                .map(|_| L1Receipt {
+                    block: mirror.state.block,
+                    gas: None,
+                })
                 .map_err(|e| e.to_string()),
             Self::Evm { l1, .. } => bounded(l1.submit_batch(new_root, pubdata, proof))
                 .await
-                .map(|_| ()),
+                .map(|r| L1Receipt {
+                    block: r.block_number.unwrap_or_default(),
+                    gas: Some(r.gas_used),
+                }),
         }
     }
 
@@ -358,6 +376,7 @@ impl L1Backend {
                 queue_len: mirror.state.queue.len() as u64,
                 queue_head: mirror.state.queue_head,
                 diverged: None,
+                exodus: mirror.state.exodus,
                 error: None,
             }),
             Self::Evm { l1, anvil, .. } => {
@@ -371,6 +390,7 @@ impl L1Backend {
                         queue_len: l1.queue_length().await?,
                         queue_head: l1.queue_head().await?,
                         diverged: None,
+                        exodus: l1.exodus().await?,
                         error: None,
                     })
                 })

@@ -489,6 +489,11 @@ impl EvmL1 {
         Ok(r.to::<u64>())
     }
 
+    /// Whether the contract is in exodus mode.
+    pub async fn exodus(&self) -> Result<bool, EvmError> {
+        self.contract().exodus().call().await.map_err(node_err)
+    }
+
     /// Deposits the verified batches took.
     pub async fn queue_head(&self) -> Result<u64, EvmError> {
         let r = self.contract().queueHead().call().await.map_err(node_err)?;

@@ -47,6 +47,7 @@ pub const ARITY: &[(&str, usize)] = &[
     ("ferry_getBatch", 1),
     ("ferry_chainInfo", 0),
     ("ferry_verifyingKey", 0),
+    ("ferry_pendingTransactions", 0),
     ("ferry_devnetDeposit", 3),
     ("ferry_devnetClaim", 1),
     ("ferry_subscribeBatches", 0),
@@ -154,8 +155,11 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            if req.method() == "GET" && req.uri().path() == crate::explorer::PATH {
+                return Ok(crate::explorer::page());
+            }
             if req.method() != "POST" {
-                // WebSocket upgrades and GETs carry no body; jsonrpsee answers them
+                // WebSocket upgrades and other GETs carry no body; jsonrpsee answers them
                 return inner.call(req.map(HttpBody::new)).await;
             }
             let (parts, body) = req.into_parts();

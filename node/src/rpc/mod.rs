@@ -3,7 +3,7 @@
 
 use crate::l1::backend::L1View;
 use crate::sequencer::{SequencerHandle, SubmitError};
-use crate::storage::{StoredBatch, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, META};
+use crate::storage::{StoredBatch, ACCOUNTS, ACCOUNT_BY_PUBKEY, BATCHES, MEMPOOL, META, TXS};
 use crate::tx::{L2Tx, TxHash, TxRecord};
 use ferry_circuits::eddsa::PublicKey;
 use ferry_circuits::ops::deposit::Deposit;
@@ -65,6 +65,9 @@ pub struct ChainInfo {
     pub verified_batches: u64,
     /// L1 deposits queued.
     pub l1_deposits: u64,
+    /// Transactions waiting for a batch (on a follower, 0: the mempool is the sequencer's).
+    #[serde(default)]
+    pub mempool: u64,
     /// The L1: `embedded` or `anvil`, with anvil's URL and the rollup's address.
     pub l1: L1View,
 }
@@ -98,6 +101,9 @@ pub trait FerryApi {
     /// A batch, with its proof (snarkjs JSON) once proven and its public inputs.
     #[method(name = "getBatch")]
     async fn get_batch(&self, number: u64) -> RpcResult<Option<BatchView>>;
+    /// The newest transactions waiting for a batch (at most [`PENDING_SHOWN`]), oldest first.
+    #[method(name = "pendingTransactions")]
+    async fn pending_transactions(&self) -> RpcResult<Vec<TxRecord>>;
     /// The verifying key as snarkjs's `verification_key.json`.
     #[method(name = "verifyingKey")]
     async fn verifying_key(&self) -> RpcResult<serde_json::Value>;
@@ -179,6 +185,21 @@ impl FerryApiServer for Api {
         }))
     }
 
+    async fn pending_transactions(&self) -> RpcResult<Vec<TxRecord>> {
+        let store = &self.seq.store;
+        let queued = store.all(MEMPOOL).map_err(internal)?;
+        let mut out = Vec::new();
+        for (_, tx) in queued.iter().rev().take(PENDING_SHOWN).rev() {
+            if let Some(rec) = store
+                .get(TXS, &tx.hash(self.seq.domain))
+                .map_err(internal)?
+            {
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+
     async fn verifying_key(&self) -> RpcResult<serde_json::Value> {
         Ok((*self.seq.vk_json).clone())
     }
@@ -206,6 +227,7 @@ impl FerryApiServer for Api {
             verified_root: l1.state_root.clone(),
             verified_batches: l1.batch_count,
             l1_deposits: l1.queue_len,
+            mempool: self.seq.metrics.mempool.get(),
             l1,
         })
     }
@@ -255,6 +277,9 @@ impl FerryApiServer for Api {
         Ok(())
     }
 }
+
+/// Most transactions `ferry_pendingTransactions` returns.
+pub const PENDING_SHOWN: usize = 200;
 
 /// Largest request body accepted (bytes).
 pub const MAX_BODY: u32 = 64 * 1024;

@@ -155,6 +155,10 @@ impl Sequencer {
             status: BatchStatus::Sealed,
             proof: None,
             sealed_at_ms: now_ms(),
+            proven_at_ms: None,
+            verified_at_ms: None,
+            l1_block: None,
+            l1_gas: None,
         };
         w.put(BATCHES, &number, &stored);
         w.put(META, &"next_batch", &serde_json::json!(number + 1));

@@ -57,7 +57,7 @@ impl Sequencer {
         let mut rewound = false;
         while self.l1_health.due() && self.diverged.is_none() {
             let n = self.next_submit;
-            let batch = match self.store.get(BATCHES, &n) {
+            let mut batch = match self.store.get(BATCHES, &n) {
                 Ok(Some(b)) => b,
                 Ok(None) => break,
                 Err(e) => {
@@ -84,8 +84,10 @@ impl Sequencer {
                 .submit_batch(root, &pubdata, &proof_words(&proof))
                 .await
             {
-                Ok(()) => {
+                Ok(receipt) => {
                     self.l1_ok();
+                    batch.l1_block = Some(receipt.block);
+                    batch.l1_gas = receipt.gas;
                     self.verified(batch).await;
                 }
                 Err(e) => {
