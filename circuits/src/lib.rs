@@ -43,6 +43,12 @@ mod serde_biguint;
 mod serde_fr;
 pub mod state;
 
+/// Keccak-256 (hex) of this crate's sources and the locked dependency versions (`build.rs`):
+/// what decides the batch circuit's constraint system. The prover's cache of synthesized
+/// circuits is keyed by it, so a circuit whose sources did not change is not synthesized
+/// again only to be recognised.
+pub const SOURCE_DIGEST: &str = env!("FERRY_CIRCUIT_SOURCE_DIGEST");
+
 pub use batch::{apply_batch, Batch, BatchBuilder, BatchError, BatchWitness, SealedBatch};
 pub use domain::Domain;
 pub use field::Fr;

@@ -7,6 +7,10 @@
 //! refused instead of proving with a key whose proofs never verify. Keys are stored
 //! uncompressed: loading is several times faster than compressed points for a larger
 //! file (`ferry bench prover` reports both).
+//!
+//! The synthesized circuit is cached beside the keys (`<slug>-<sources key>.r1cs`, see
+//! [`CircuitShape::load_or_synthesize`]), so that a start with unchanged circuit sources does
+//! not synthesize the circuit only to recognise its key.
 
 use crate::Curve;
 use ark_bn254::Fr;
@@ -25,7 +29,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod matrices;
+
 const MAGIC: &[u8; 8] = b"FERRYPK2";
+/// Magic of a cached circuit (`<slug>-<sources key>.r1cs`): its header digest is
+/// [`sources_key`], and the body the circuit digest then the matrices.
+const SHAPE_MAGIC: &[u8; 8] = b"FERRYCS1";
 /// Header (magic and circuit digest) and trailer (checksum) sizes.
 const HEADER: u64 = 40;
 const TRAILER: u64 = 32;
@@ -97,6 +106,49 @@ impl CircuitShape {
         })
     }
 
+    /// The shape of `params`, read from `dir` if it was cached by a build of the same
+    /// circuit sources ([`ferry_circuits::SOURCE_DIGEST`]), else synthesized and cached
+    /// there. A cache whose checksum fails is synthesized again and replaced; the matrices'
+    /// own digest still decides which key file fits, so a key is never taken on trust.
+    pub fn load_or_synthesize(dir: &Path, params: CircuitParams) -> Result<Self, KeyError> {
+        params.validate()?;
+        let key = sources_key(&params);
+        let path = dir.join(format!("{}-{}.r1cs", params.slug(), hex::encode(&key[..8])));
+        if path.exists() {
+            let read = read_checked(&path, SHAPE_MAGIC, &key, |r| {
+                let mut digest = [0u8; 32];
+                r.read_exact(&mut digest).ok()?;
+                Some((digest, matrices::read(r).ok()?))
+            });
+            if let Ok((digest, matrices)) = read {
+                return Ok(Self {
+                    params,
+                    matrices,
+                    digest,
+                });
+            }
+        }
+        let shape = Self::synthesize(params)?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| KeyError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        // caches of these parameters from other sources will never be read again
+        let prefix = format!("{}-", params.slug());
+        for entry in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && name.ends_with(".r1cs") {
+                std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+            }
+        }
+        write_checked(&path, SHAPE_MAGIC, &key, |w| {
+            w.write_all(&shape.digest)?;
+            matrices::write(w, &shape.matrices)
+        })?;
+        Ok(shape)
+    }
+
     /// Number of constraints.
     pub fn num_constraints(&self) -> usize {
         self.matrices.num_constraints
@@ -110,6 +162,14 @@ impl CircuitShape {
             hex::encode(&self.digest[..8])
         )
     }
+}
+
+/// What names a cached circuit: the circuit's sources and the parameters.
+fn sources_key(params: &CircuitParams) -> [u8; 32] {
+    let mut h = Keccak256::new();
+    h.update(ferry_circuits::SOURCE_DIGEST.as_bytes());
+    h.update(params.slug().as_bytes());
+    h.finalize().into()
 }
 
 fn digest(m: &ConstraintMatrices<Fr>) -> [u8; 32] {
@@ -174,7 +234,7 @@ impl Verifier {
         seed: Option<u64>,
         quiet: bool,
     ) -> Result<(Self, KeySource), KeyError> {
-        let shape = CircuitShape::synthesize(params)?;
+        let shape = CircuitShape::load_or_synthesize(dir, params)?;
         let path = dir.join(shape.file_name());
         let (verifier, source) = if path.exists() {
             let vk = read_vk(&path, &shape.digest)?;
@@ -262,7 +322,12 @@ impl Keys {
         seed: Option<u64>,
         quiet: bool,
     ) -> Result<(Self, KeySource), KeyError> {
-        Self::load_or_generate_shape(dir, CircuitShape::synthesize(params)?, seed, quiet)
+        Self::load_or_generate_shape(
+            dir,
+            CircuitShape::load_or_synthesize(dir, params)?,
+            seed,
+            quiet,
+        )
     }
 
     fn load_or_generate_shape(
@@ -300,17 +365,30 @@ impl Keys {
 
 /// Writes a key file atomically (temporary file, then rename).
 pub fn write_key(path: &Path, digest: &[u8; 32], pk: &ProvingKey<Curve>) -> Result<(), KeyError> {
+    write_checked(path, MAGIC, digest, |f| {
+        pk.serialize_uncompressed(f)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+}
+
+/// Writes `magic`, `digest`, what `body` writes and the Keccak-256 of it all, atomically
+/// (temporary file, then rename).
+fn write_checked(
+    path: &Path,
+    magic: &[u8; 8],
+    digest: &[u8; 32],
+    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), KeyError> {
     let err = |source| KeyError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let tmp = path.with_extension("pk.tmp");
+    let tmp = path.with_extension("tmp");
     let file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
     let mut f = Hashing::new(file);
-    f.write_all(MAGIC).map_err(err)?;
+    f.write_all(magic).map_err(err)?;
     f.write_all(digest).map_err(err)?;
-    pk.serialize_uncompressed(&mut f)
-        .map_err(|_| KeyError::Corrupt(path.to_path_buf()))?;
+    body(&mut f).map_err(err)?;
     let (mut f, sum) = f.finish();
     f.write_all(&sum).map_err(err)?;
     f.into_inner()
@@ -322,7 +400,7 @@ pub fn write_key(path: &Path, digest: &[u8; 32], pk: &ProvingKey<Curve>) -> Resu
 
 /// Reads a key file, checking its header against `digest` and its checksum.
 pub fn read_key(path: &Path, digest: &[u8; 32]) -> Result<ProvingKey<Curve>, KeyError> {
-    read_checked(path, digest, |r| {
+    read_checked(path, MAGIC, digest, |r| {
         ProvingKey::deserialize_uncompressed_unchecked(r).ok()
     })
 }
@@ -330,15 +408,17 @@ pub fn read_key(path: &Path, digest: &[u8; 32]) -> Result<ProvingKey<Curve>, Key
 /// Reads only the verifying key from a key file (a serialized proving key starts with it);
 /// the rest is read too, to check the whole file's checksum.
 pub fn read_vk(path: &Path, digest: &[u8; 32]) -> Result<VerifyingKey<Curve>, KeyError> {
-    read_checked(path, digest, |r| {
+    read_checked(path, MAGIC, digest, |r| {
         VerifyingKey::deserialize_uncompressed_unchecked(r).ok()
     })
 }
 
-/// Opens a key file, checks its header against `digest`, parses what follows with `parse`,
-/// and checks the trailer against the Keccak-256 of every byte before it.
+/// Opens a key file (or a cached circuit), checks its header against `magic` and `digest`,
+/// parses what follows with `parse`, and checks the trailer against the Keccak-256 of every
+/// byte before it.
 fn read_checked<T>(
     path: &Path,
+    magic: &[u8; 8],
     digest: &[u8; 32],
     parse: impl FnOnce(&mut dyn Read) -> Option<T>,
 ) -> Result<T, KeyError> {
@@ -354,7 +434,7 @@ fn read_checked<T>(
     let mut body = Hashing::new(std::io::BufReader::new(file).take(len - TRAILER));
     let mut header = [0u8; HEADER as usize];
     body.read_exact(&mut header).map_err(err)?;
-    if &header[..8] != MAGIC || &header[8..] != digest {
+    if &header[..8] != magic || &header[8..] != digest {
         return Err(KeyError::Corrupt(path.to_path_buf()));
     }
     let value = parse(&mut body);

@@ -153,3 +153,59 @@ fn a_key_file_with_one_flipped_bit_is_refused_whole() {
     assert_eq!(source, KeySource::Cache);
     assert_eq!(again.pk, keys.pk);
 }
+
+/// The cache of synthesized circuits: a second load reads the matrices instead of
+/// synthesizing and gets exactly them; a damaged cache is synthesized again (never used);
+/// caches of these parameters from other circuit sources are removed.
+#[test]
+fn the_synthesized_circuit_is_cached_and_a_damaged_cache_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = params(1);
+    let fresh = CircuitShape::synthesize(p).unwrap();
+    let other_sources = dir
+        .path()
+        .join(format!("{}-0000000000000000.r1cs", p.slug()));
+    std::fs::write(&other_sources, b"FERRYCS1 another circuit").unwrap();
+
+    let first = CircuitShape::load_or_synthesize(dir.path(), p).unwrap();
+    assert!(
+        !other_sources.exists(),
+        "the cache of other sources is removed"
+    );
+    let cached: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "r1cs"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let loaded = CircuitShape::load_or_synthesize(dir.path(), p).unwrap();
+    for shape in [&first, &loaded] {
+        assert_eq!(shape.digest, fresh.digest);
+        assert_eq!(shape.matrices.a, fresh.matrices.a);
+        assert_eq!(shape.matrices.b, fresh.matrices.b);
+        assert_eq!(shape.matrices.c, fresh.matrices.c);
+        assert_eq!(
+            (
+                shape.matrices.num_instance_variables,
+                shape.matrices.num_witness_variables
+            ),
+            (
+                fresh.matrices.num_instance_variables,
+                fresh.matrices.num_witness_variables
+            )
+        );
+        assert_eq!(shape.matrices.a_num_non_zero, fresh.matrices.a_num_non_zero);
+    }
+
+    // one flipped bit anywhere: the checksum refuses it, and the circuit is synthesized again
+    let good = std::fs::read(&cached[0]).unwrap();
+    for at in [48, good.len() / 2, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x04;
+        std::fs::write(&cached[0], &bad).unwrap();
+        let again = CircuitShape::load_or_synthesize(dir.path(), p).unwrap();
+        assert_eq!(again.digest, fresh.digest);
+        assert_eq!(again.matrices.b, fresh.matrices.b);
+        assert_eq!(std::fs::read(&cached[0]).unwrap(), good, "rewritten whole");
+    }
+}
