@@ -18,6 +18,7 @@ if (!seconds) {
   process.exit(2);
 }
 
+const profile = fs.mkdtempSync("/tmp/ferry-chromium-");
 const browser = spawn(
   chromium,
   [
@@ -26,7 +27,7 @@ const browser = spawn(
     "--disable-gpu",
     "--no-first-run",
     "--remote-debugging-pipe",
-    `--user-data-dir=${fs.mkdtempSync("/tmp/ferry-chromium-")}`,
+    `--user-data-dir=${profile}`,
     "about:blank",
   ],
   { stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"] }
@@ -102,13 +103,18 @@ async function main() {
   return 1;
 }
 
-main()
-  .then((code) => {
-    browser.kill();
+// stops the browser, waits for it to go, and removes its profile directory
+function finish(code) {
+  const done = () => {
+    fs.rmSync(profile, { recursive: true, force: true });
     process.exit(code);
-  })
-  .catch((e) => {
-    console.error(e.stack || String(e));
-    browser.kill();
-    process.exit(1);
-  });
+  };
+  if (browser.exitCode !== null || browser.signalCode !== null) return done();
+  browser.once("exit", done);
+  browser.kill();
+}
+
+main().then(finish, (e) => {
+  console.error(e.stack || String(e));
+  finish(1);
+});
