@@ -92,6 +92,7 @@ async function main() {
       }
     }
     if ([...live].some((h) => seen.get(h) === "verified")) {
+      await sleep(1500); // the rest of the page settles on the same state
       const shot = await page("Page.captureScreenshot", { format: "png" });
       fs.writeFileSync(png, Buffer.from(shot.data, "base64"));
       console.log("done");
