@@ -1,22 +1,25 @@
 //! End to end: `ferry devnet` as a process on a free loopback port, driven over JSON-RPC with
 //! real proofs, on the embedded L1 and on anvil: transfers (one signed by circomlibjs),
-//! withdrawals and claims, deposits, bad input, and a kill -9 in the middle of work followed
-//! by a restart on the same data directory.
+//! withdrawals and claims, deposits, proofs checked with snarkjs, bad input, a slow client,
+//! and two devnets that refuse each other's transactions. Refunds and kill -9 are in
+//! `recovery.rs`.
 
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::withdraw::Withdraw;
 use ferry_circuits::ops::{AccountId, Amount, L1Address, Nonce};
+use ferry_circuits::Domain;
 use ferry_node::devnet::TestAccount;
 use ferry_node::rpc::FerryApiClient;
 use ferry_node::tx::{L2Tx, TxHash, TxStatus};
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "common/devnet.rs"]
+mod devnet;
 use common::{domain_of, free_port, key, transfer};
+use devnet::{accounts, raw_post, start, wait_verified};
 #[path = "../prover/testdata/snarkjs/cli.rs"]
 mod snarkjs;
 use snarkjs::snarkjs_verify;
@@ -24,98 +27,6 @@ use snarkjs::snarkjs_verify;
 /// The domain as snarkjs writes a public input: a decimal string.
 fn domain_decimal(d: Domain) -> String {
     ferry_circuits::field::fr_to_decimal(&d.to_fr())
-}
-use ferry_circuits::Domain;
-
-struct Devnet {
-    child: Child,
-    metrics_port: u16,
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(dir: &Path, port: u16, l1: &str) -> (Devnet, HttpClient) {
-    start_with(dir, port, l1, 4).await
-}
-
-/// [`start`] with `accounts` test accounts (account 0 among them; 16 fill a depth-2 tree).
-async fn start_with(dir: &Path, port: u16, l1: &str, accounts: u32) -> (Devnet, HttpClient) {
-    let metrics_port = free_port();
-    let child = Command::new(ferry_tests::ferry())
-        .args([
-            "devnet",
-            "--depth",
-            "2",
-            "--transfers",
-            "2",
-            "--accounts",
-            &accounts.to_string(),
-            "--batch-timeout-ms",
-            "300",
-        ])
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--keys-dir")
-        .arg(dir.join("keys"))
-        .args(["--rpc", &format!("127.0.0.1:{port}"), "--l1", l1])
-        .args(["--metrics", &format!("127.0.0.1:{metrics_port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let client = HttpClientBuilder::default().build(&url).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while client.chain_info().await.is_err() {
-        assert!(Instant::now() < deadline, "devnet did not come up");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    (
-        Devnet {
-            child,
-            metrics_port,
-        },
-        client,
-    )
-}
-
-fn accounts(dir: &Path) -> Vec<TestAccount> {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("data/accounts.json")).unwrap()).unwrap()
-}
-
-async fn wait_verified(c: &HttpClient, h: TxHash) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let rec = c.get_receipt(h).await.unwrap().expect("known transaction");
-        match rec.status {
-            TxStatus::Verified { .. } => return,
-            TxStatus::Rejected { reason } => panic!("rejected: {reason}"),
-            _ => {}
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not verified in time: {:?}",
-            rec.status
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn raw_post(port: u16, body: &str) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
 }
 
 /// A transfer signed by circomlibjs (tests/js/sign-transfer.js), as raw JSON.
@@ -498,9 +409,6 @@ async fn a_client_that_trickles_its_body_locks_out_only_itself() {
     c.chain_info().await.expect("served after");
 }
 
-/// A deposit that cannot be applied used to stop every later deposit for good. Now it is
-/// refunded: the batch takes it from the L1 queue as a refund record, no account changes, and
-/// its depositor claims it back on L1; the deposits after it are applied.
 /// Two devnets started alike (same chain id, operator, genesis accounts and keys): a
 /// transaction signed for one is refused by the other, because each deployment has its own
 /// domain. Before domains, both signed over chain id 1337 and took each other's transactions.
@@ -523,135 +431,4 @@ async fn a_transaction_signed_for_one_devnet_is_refused_by_another() {
     b.send_transaction(transfer(dom_b, &acc[1], 2, 1_000, 0))
         .await
         .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deposits_that_cannot_apply_are_refunded() {
-    deposits_that_cannot_apply_are_refunded_on("embedded").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deposits_that_cannot_apply_are_refunded_on_anvil() {
-    deposits_that_cannot_apply_are_refunded_on("anvil").await;
-}
-
-async fn deposits_that_cannot_apply_are_refunded_on(l1: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    // 16 accounts fill the depth-2 tree: no slot is free for a new key
-    let (_devnet, c) = start_with(dir.path(), port, l1, 16).await;
-    let acc = accounts(dir.path());
-    let overflows = u64::MAX - acc[1].balance + 1;
-    // each depositor owns the account it deposits to (an account is its key and its owner)
-    let (alice, bob, carol) = (acc[1].owner, L1Address([0xb0; 20]), acc[2].owner);
-    let fresh = PrivateKey::from_hex(&"07".repeat(32)).unwrap().public_key();
-    let first = c
-        .devnet_deposit(acc[1].pubkey, overflows, alice)
-        .await
-        .unwrap();
-    c.devnet_deposit(fresh, 5_000, bob).await.unwrap();
-    c.devnet_deposit(acc[2].pubkey, 1_000, carol).await.unwrap();
-
-    // the deposit after the two that cannot apply is applied, and verified
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let info = c.chain_info().await.unwrap();
-        let a2 = c.get_account(2).await.unwrap().unwrap();
-        if a2.balance == acc[2].balance + 1_000 && info.verified_batches == info.batches {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the queue is blocked: {info:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    assert_eq!(
-        c.get_account(1).await.unwrap().unwrap().balance,
-        acc[1].balance,
-        "the overflowing deposit changed nothing"
-    );
-    assert!(c.get_account_by_pubkey(fresh).await.unwrap().is_none());
-
-    // each refund is in exactly one batch, as an op-4 record, and nothing else was
-    let info = c.chain_info().await.unwrap();
-    let mut refunded = Vec::new();
-    for n in 0..info.batches {
-        let b = c.get_batch(n).await.unwrap().unwrap().batch;
-        for i in &b.refunds {
-            let slot = b.deposits.iter().position(|(d, _)| d == i).unwrap();
-            assert_eq!(&b.pubdata[6 + 192 * slot..8 + 192 * slot], "04", "{b:?}");
-            refunded.push(*i);
-        }
-    }
-    assert_eq!(refunded, vec![first, first + 1]);
-
-    // the depositors claim it back on L1, once
-    let wei = |gwei: u64| (u128::from(gwei) * 1_000_000_000).to_string();
-    assert_eq!(c.devnet_claim(alice).await.unwrap(), wei(overflows));
-    assert_eq!(c.devnet_claim(bob).await.unwrap(), wei(5_000));
-    assert!(c.devnet_claim(bob).await.is_err(), "claimed twice");
-    assert!(
-        c.devnet_claim(carol).await.is_err(),
-        "an applied deposit is not refunded"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_then_restart() {
-    kill_9_then_restart_on("embedded").await;
-}
-
-/// anvil keeps its chain in a state file written every second: a kill can lose the last
-/// second of L1, and the restarted node submits the batches the L1 no longer has.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_then_restart_on_anvil() {
-    kill_9_then_restart_on("anvil").await;
-}
-
-async fn kill_9_then_restart_on(l1: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let (mut devnet, c) = start(dir.path(), port, l1).await;
-    let dom = domain_of(&c).await;
-    let acc = accounts(dir.path());
-    let mut accepted = Vec::new();
-    for n in 0..6u32 {
-        for a in [&acc[1], &acc[2]] {
-            if let Ok(h) = c
-                .send_transaction(transfer(dom, a, 3, 10 + n as u64, n))
-                .await
-            {
-                accepted.push(h);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-    assert_eq!(accepted.len(), 12, "every transaction was valid");
-    // kill -9 while it seals and proves
-    devnet.child.kill().unwrap();
-    devnet.child.wait().unwrap();
-    drop(devnet);
-
-    let (_devnet, c) = start(dir.path(), port, l1).await;
-    for h in &accepted {
-        assert!(
-            c.get_receipt(*h).await.unwrap().is_some(),
-            "accepted transaction {h} lost"
-        );
-    }
-    // proving resumes: everything accepted ends verified, each batch once, roots agree with L1
-    for h in &accepted {
-        wait_verified(&c, *h).await;
-    }
-    let info = c.chain_info().await.unwrap();
-    assert_eq!(info.verified_batches, info.batches);
-    assert_eq!(
-        info.sealed_root.as_deref(),
-        Some(info.verified_root.as_str())
-    );
-    let a3 = c.get_account(3).await.unwrap().unwrap();
-    let received: u64 = (0..6).map(|n| 2 * (10 + n)).sum();
-    assert_eq!(
-        a3.balance,
-        acc[3].balance + received,
-        "each transfer applied exactly once"
-    );
 }

@@ -1,6 +1,6 @@
 //! Ferry's end-to-end scenarios across processes live beside this file, one test target each
-//! (`devnet.rs`, `network.rs`, `workers.rs`, `cli.rs`, `chaos.rs`); what they share is in
-//! `common/`. Unit and crate tests stay beside their code.
+//! (`devnet.rs`, `recovery.rs`, `network.rs`, `workers.rs`, `cli.rs`, `explorer.rs`,
+//! `chaos.rs`); what they share is in `common/`. Unit and crate tests stay beside their code.
 //!
 //! This library gives them the `ferry` binary: the one of the build that runs them.
 

@@ -36,23 +36,12 @@ async fn sequencer_follower_and_prover_worker() {
     let s = seq.client().await;
     let dom = domain_of(&s).await;
     let acc = accounts(&seq);
-    let seq_addr = seq.addr().to_string();
 
     let fol = Node::new(root.path(), "follower");
-    let fol_proc = fol.spawn(
-        &keys,
-        &[
-            "--role",
-            "follower",
-            "--sequencer",
-            &seq_addr,
-            "--domain",
-            &dom.to_string(),
-        ],
-    );
+    let fol_proc = fol.spawn_follower(&keys, &seq, dom);
     let f = fol.client().await;
     let worker = Node::new(root.path(), "worker");
-    let worker_proc = worker.spawn(&keys, &["--role", "prover", "--sequencer", &seq_addr]);
+    let worker_proc = worker.spawn_worker(&keys, &seq);
     until("the follower and the worker connected", 60, async || {
         seq.metric("ferry_p2p_peers") >= 2.0
     })
@@ -182,17 +171,7 @@ async fn sequencer_follower_and_prover_worker() {
         })
         .await;
     }
-    let _fol_proc = fol.spawn(
-        &keys,
-        &[
-            "--role",
-            "follower",
-            "--sequencer",
-            &seq_addr,
-            "--domain",
-            &dom.to_string(),
-        ],
-    );
+    let _fol_proc = fol.spawn_follower(&keys, &seq, dom);
     let f = fol.client().await;
     until("the restarted follower caught up", 60, async || {
         same_chain(&s, &f).await

@@ -26,9 +26,8 @@ async fn a_hung_worker_holding_a_job_is_noticed_quickly() {
     let s = seq.client().await;
     let dom = domain_of(&s).await;
     let acc = accounts(&seq);
-    let seq_addr = seq.addr().to_string();
     let worker = Node::new(root.path(), "worker");
-    let worker_proc = worker.spawn(&keys, &["--role", "prover", "--sequencer", &seq_addr]);
+    let worker_proc = worker.spawn_worker(&keys, &seq);
     until("the worker connected", 60, async || {
         seq.metric("ferry_p2p_peers") >= 1.0
     })

@@ -255,11 +255,26 @@ impl Store {
         &self,
         t: Table<K, V>,
     ) -> Result<Vec<(Vec<u8>, V)>, StoreError> {
+        self.scan(t, rocksdb::IteratorMode::Start, usize::MAX)
+    }
+
+    /// The last `n` values of a table, last key first (read from the end, not the whole table).
+    pub fn last<K: Key, V: DeserializeOwned>(
+        &self,
+        t: Table<K, V>,
+        n: usize,
+    ) -> Result<Vec<(Vec<u8>, V)>, StoreError> {
+        self.scan(t, rocksdb::IteratorMode::End, n)
+    }
+
+    fn scan<K: Key, V: DeserializeOwned>(
+        &self,
+        t: Table<K, V>,
+        mode: rocksdb::IteratorMode<'_>,
+        n: usize,
+    ) -> Result<Vec<(Vec<u8>, V)>, StoreError> {
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(t.name), rocksdb::IteratorMode::Start)
-        {
+        for item in self.db.iterator_cf(self.cf(t.name), mode).take(n) {
             let (k, v) = item?;
             let v = serde_json::from_slice(&v).map_err(|source| StoreError::Corrupt {
                 table: t.name,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use super::common::free_port;
+use ferry_circuits::Domain;
 use ferry_node::devnet::TestAccount;
 use ferry_node::rpc::{ChainInfo, FerryApiClient};
 use ferry_node::tx::{TxHash, TxStatus};
@@ -80,6 +81,28 @@ impl Node {
     }
 
     /// Its libp2p address (its key is in its data directory once it started).
+    /// Spawns this node as a follower of `seq`, whose deployment is `domain`.
+    pub fn spawn_follower(&self, keys: &Path, seq: &Node, domain: Domain) -> Proc {
+        let (seq, domain) = (seq.addr().to_string(), domain.to_string());
+        self.spawn(
+            keys,
+            &[
+                "--role",
+                "follower",
+                "--sequencer",
+                &seq,
+                "--domain",
+                &domain,
+            ],
+        )
+    }
+
+    /// Spawns this node as a prover worker of `seq`.
+    pub fn spawn_worker(&self, keys: &Path, seq: &Node) -> Proc {
+        let seq = seq.addr().to_string();
+        self.spawn(keys, &["--role", "prover", "--sequencer", &seq])
+    }
+
     pub fn addr(&self) -> Multiaddr {
         let key = ferry_node::devnet::roles::node_key(&self.dir).unwrap();
         format!(

@@ -217,15 +217,14 @@ pub async fn load(args: &LoadArgs) -> Result<LoadFigures> {
         verified: v.len() as u64,
     };
     let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2} s"));
+    let rate = if args.rate > 0 {
+        format!("{}/s", args.rate)
+    } else {
+        "max".into()
+    };
     println!(
-        "load on {} ({} rate), {:.1} s of sending",
-        args.rpc,
-        if args.rate > 0 {
-            format!("{}/s", args.rate)
-        } else {
-            "max".into()
-        },
-        window
+        "load on {} ({rate} rate), {window:.1} s of sending",
+        args.rpc
     );
     println!(
         "  sent {sent}, accepted {accepted} ({:.1} tx/s), busy {busy}, refused {refused}",
@@ -252,13 +251,8 @@ pub async fn load(args: &LoadArgs) -> Result<LoadFigures> {
                 .collect(),
         };
         let title = format!(
-            "Latency of {accepted} transfers at {} ({})",
-            args.rpc,
-            if args.rate > 0 {
-                format!("{}/s", args.rate)
-            } else {
-                "max rate".into()
-            }
+            "Latency of {accepted} transfers at {} ({rate} rate)",
+            args.rpc
         );
         crate::chart::line_chart(
             path,

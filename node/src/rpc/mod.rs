@@ -187,9 +187,10 @@ impl FerryApiServer for Api {
 
     async fn pending_transactions(&self) -> RpcResult<Vec<TxRecord>> {
         let store = &self.seq.store;
-        let queued = store.all(MEMPOOL).map_err(internal)?;
+        // the explorer asks every second: read the newest, not the whole mempool
+        let newest = store.last(MEMPOOL, PENDING_SHOWN).map_err(internal)?;
         let mut out = Vec::new();
-        for (_, tx) in queued.iter().rev().take(PENDING_SHOWN).rev() {
+        for (_, tx) in newest.iter().rev() {
             if let Some(rec) = store
                 .get(TXS, &tx.hash(self.seq.domain))
                 .map_err(internal)?

@@ -3,7 +3,8 @@
 //! rows and each row as its length and its entries. The coefficients come first, each
 //! distinct one once (as arkworks writes a field element uncompressed, 32 bytes), and an
 //! entry is its variable and its coefficient's index, both little-endian `u32`, like row
-//! lengths: a circuit has millions of entries but only a few thousand distinct coefficients.
+//! lengths: a circuit has millions of entries but few distinct coefficients (at batch 16,
+//! depth 12, the file is 70 MB, against 334 MB with every coefficient written out).
 
 use ark_bn254::Fr;
 use ark_relations::r1cs::{ConstraintMatrices, Matrix};
@@ -41,8 +42,8 @@ pub fn write(w: &mut dyn Write, m: &ConstraintMatrices<Fr>) -> Result<()> {
     ] {
         put(w, n)?;
     }
-    // the distinct coefficients once (a few thousand: ±1, powers of two, Poseidon's
-    // constants), then every entry as its variable and its coefficient's index
+    // the distinct coefficients once (±1, powers of two, Poseidon's constants...), then
+    // every entry as its variable and its coefficient's index
     let mut index: HashMap<Fr, usize> = HashMap::new();
     let mut table = Vec::new();
     for row in [&m.a, &m.b, &m.c].into_iter().flatten() {
