@@ -24,11 +24,6 @@ use devnet::{accounts, raw_post, start, wait_verified};
 mod snarkjs;
 use snarkjs::snarkjs_verify;
 
-/// The domain as snarkjs writes a public input: a decimal string.
-fn domain_decimal(d: Domain) -> String {
-    ferry_circuits::field::fr_to_decimal(&d.to_fr())
-}
-
 /// A transfer signed by circomlibjs (tests/js/sign-transfer.js), as raw JSON.
 fn circomlibjs_transfer(
     domain: Domain,
@@ -109,14 +104,23 @@ async fn scenario(l1: &str) {
     let public = out.join("public.json");
     let mut inputs: Vec<String> =
         serde_json::from_str(&std::fs::read_to_string(&public).unwrap()).unwrap();
-    assert_eq!(
-        inputs[2],
-        domain_decimal(dom),
-        "the domain is the third input"
+    // one input, the commitment to both roots, the domain and the public data, as L1 computes it
+    let view = c.get_batch(batch).await.unwrap().unwrap().batch;
+    let root = |hex: &str| ferry_node::follower::parse_root(hex).unwrap();
+    let commitment = ferry_circuits::pubdata::commitment(
+        root(&view.old_root),
+        root(&view.new_root),
+        dom,
+        &hex::decode(&view.pubdata).unwrap(),
     );
-    inputs[1] = "1".into();
+    assert_eq!(
+        inputs,
+        vec![ferry_circuits::field::fr_to_decimal(&commitment)],
+        "the one public input is the batch commitment"
+    );
+    inputs[0] = "1".into();
     std::fs::write(&public, serde_json::to_string(&inputs).unwrap()).unwrap();
-    assert!(!snarkjs_verify(&out), "snarkjs refuses another new root");
+    assert!(!snarkjs_verify(&out), "snarkjs refuses another commitment");
     let unknown = Command::new(ferry_tests::ferry())
         .args(["proof", "999", "--rpc", &format!("http://127.0.0.1:{port}")])
         .output()

@@ -10,7 +10,7 @@
 //! Both signing messages carry the domain where they used to carry the chain id, and the batch
 //! circuit takes it as a public input that the contract supplies from its own storage.
 
-use crate::field::{fr_from_be32, fr_to_be32, Fr};
+use crate::field::{fr_from_be32, fr_from_digest, fr_to_be32, Fr};
 use crate::ops::L1Address;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha3::{Digest, Keccak256};
@@ -38,13 +38,7 @@ impl Domain {
 
     /// `digest >> 3` as a field element.
     fn from_digest(digest: [u8; 32]) -> Self {
-        let mut shifted = [0u8; 32];
-        let mut carry = 0u8;
-        for (out, byte) in shifted.iter_mut().zip(digest) {
-            *out = (byte >> 3) | carry;
-            carry = byte << 5;
-        }
-        Self(fr_from_be32(&shifted).expect("253 bits are below the modulus"))
+        Self(fr_from_digest(digest))
     }
 
     /// The domain as a field element (what the messages and the circuit use).

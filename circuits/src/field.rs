@@ -46,3 +46,15 @@ pub fn fr_from_be_bytes(bytes: &[u8]) -> Fr {
     debug_assert!(bytes.len() < 32);
     Fr::from_be_bytes_mod_order(bytes)
 }
+
+/// The first 253 bits of a 32-byte digest (`digest >> 3`, as Solidity's `uint256(h) >> 3`): a
+/// field element as it is. The domain and the batch commitment are read this way.
+pub fn fr_from_digest(digest: [u8; 32]) -> Fr {
+    let mut shifted = [0u8; 32];
+    let mut carry = 0u8;
+    for (out, byte) in shifted.iter_mut().zip(digest) {
+        *out = (byte >> 3) | carry;
+        carry = byte << 5;
+    }
+    fr_from_be32(&shifted).expect("253 bits are below the modulus")
+}

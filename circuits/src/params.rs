@@ -62,9 +62,9 @@ impl CircuitParams {
             + self.withdrawals * pubdata::WITHDRAW_LEN
     }
 
-    /// Number of public inputs of the proof: two roots, the domain and the packed public data.
+    /// Number of public inputs of the proof: one, the batch commitment, at every size.
     pub fn num_public_inputs(&self) -> usize {
-        3 + self.pubdata_len().div_ceil(pubdata::BYTES_PER_ELEMENT)
+        1
     }
 
     /// A short name for file names and logs, e.g. `d12-t4-w1-p1`.

@@ -10,13 +10,22 @@
 //! Every slot of the circuit has a record; unused slots are noop records (all zeros).
 //! `fee_account` is the account credited with the batch's fees (0 when the fees are 0).
 //!
-//! Public inputs: `[old_root, new_root, domain, chunk_0, chunk_1, ...]` where the public data is
-//! zero-padded to a multiple of 31 bytes and each 31-byte chunk is read as a big-endian integer.
+//! The proof has one public input, the batch's commitment:
+//!
+//! ```text
+//! sha256(old_root:32 ‖ new_root:32 ‖ domain:32 ‖ pubdata) >> 3
+//! ```
+//!
+//! the first 253 bits of the SHA-256 of both roots, the domain (each a 32-byte big-endian
+//! word) and the public data, so a field element as it is. The contract computes it with the
+//! 0x02 precompile, whatever the batch size: the verifier's cost stays that of one input and
+//! L1 pays only calldata for the data.
 
 use crate::domain::Domain;
-use crate::field::{fr_from_be_bytes, Fr};
+use crate::field::{fr_from_digest, fr_to_be32, Fr};
 use crate::ops::{deposit, transfer, withdraw};
 use crate::params::CircuitParams;
+use sha2::{Digest, Sha256};
 
 /// Bytes of the header (the fee account id).
 pub const HEADER_LEN: usize = 3;
@@ -26,26 +35,20 @@ pub const DEPOSIT_LEN: usize = deposit::PUBDATA_LEN;
 pub const TRANSFER_LEN: usize = transfer::PUBDATA_LEN;
 /// Bytes of a withdrawal record.
 pub const WITHDRAW_LEN: usize = withdraw::PUBDATA_LEN;
-/// Bytes of public data per public input.
-pub const BYTES_PER_ELEMENT: usize = 31;
 
-/// Packs public data into field elements, 31 bytes each, big-endian, last chunk zero-padded.
-pub fn pack(pubdata: &[u8]) -> Vec<Fr> {
-    pubdata
-        .chunks(BYTES_PER_ELEMENT)
-        .map(|c| {
-            let mut chunk = [0u8; BYTES_PER_ELEMENT];
-            chunk[..c.len()].copy_from_slice(c);
-            fr_from_be_bytes(&chunk)
-        })
-        .collect()
+/// The batch commitment: `sha256(old_root ‖ new_root ‖ domain ‖ pubdata) >> 3`.
+pub fn commitment(old_root: Fr, new_root: Fr, domain: Domain, pubdata: &[u8]) -> Fr {
+    let mut h = Sha256::new();
+    h.update(fr_to_be32(&old_root));
+    h.update(fr_to_be32(&new_root));
+    h.update(fr_to_be32(&domain.to_fr()));
+    h.update(pubdata);
+    fr_from_digest(h.finalize().into())
 }
 
-/// The proof's public inputs for a batch of the deployment `domain`.
+/// The proof's public inputs for a batch of the deployment `domain`: its commitment alone.
 pub fn public_inputs(old_root: Fr, new_root: Fr, domain: Domain, pubdata: &[u8]) -> Vec<Fr> {
-    let mut out = vec![old_root, new_root, domain.to_fr()];
-    out.extend(pack(pubdata));
-    out
+    vec![commitment(old_root, new_root, domain, pubdata)]
 }
 
 /// The records of a batch's public data, split by kind.
@@ -82,17 +85,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn packing_is_big_endian_31_bytes() {
-        let mut data = vec![0u8; 40];
-        data[30] = 1; // last byte of chunk 0
-        data[31] = 2; // first byte of chunk 1
-        let packed = pack(&data);
-        assert_eq!(packed.len(), 2);
-        assert_eq!(packed[0], Fr::from(1u64));
-        // chunk 1 is 9 bytes then 22 bytes of padding: 2 · 256^30
-        let expected = Fr::from(2u64) * Fr::from(256u64).pow([30u64]);
-        assert_eq!(packed[1], expected);
+    fn the_commitment_is_sha256_of_roots_domain_and_data_shifted_by_three() {
+        // sha256 of 96 zero bytes followed by "abc", computed with coreutils' sha256sum:
+        // head -c 96 /dev/zero | cat - <(printf abc) | sha256sum
+        let digest = hex::decode(EXPECTED_SHA256).unwrap();
+        let expect = crate::field::fr_from_digest(digest.try_into().unwrap());
+        let got = commitment(Fr::from(0u64), Fr::from(0u64), Domain::default(), b"abc");
+        assert_eq!(got, expect);
+        // the top three bits are dropped, the rest kept: the value is below 2^253
+        assert_eq!(fr_to_be32(&got)[0] >> 5, 0);
+        assert_ne!(
+            got,
+            commitment(Fr::from(1u64), Fr::from(0u64), Domain::default(), b"abc")
+        );
+        assert_ne!(
+            got,
+            commitment(Fr::from(0u64), Fr::from(1u64), Domain::default(), b"abc")
+        );
+        assert_ne!(
+            got,
+            commitment(Fr::from(0u64), Fr::from(0u64), Domain::default(), b"abd")
+        );
     }
 
-    use ark_ff::Field;
+    const EXPECTED_SHA256: &str =
+        "d55abfe19a52aa055aa65b061df198256fe059faa231d58646351f1a13479169";
 }

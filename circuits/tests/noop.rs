@@ -51,7 +51,7 @@ fn public_inputs_differing_from_the_ops_applied() {
     let w = b.seal().unwrap().witness;
     assert_accepted(&w);
     // every part of the public data is bound: flip a bit in every region (header, each
-    // record, noop padding) and in every 31-byte public input
+    // record, noop padding): each changes the commitment
     let last = w.pubdata.len() - 1;
     for i in (0..w.pubdata.len()).step_by(11).chain([last]) {
         let mut bad = w.clone();

@@ -88,6 +88,7 @@ contract FerryRollup {
     error BadMerkleProof();
     error TransferFailed();
     error NotOperator();
+    error InputOutOfField();
 
     constructor(
         Groth16Verifier verifier_,
@@ -168,19 +169,12 @@ contract FerryRollup {
             }
             off += DEPOSIT_LEN;
         }
-        for (uint256 i = 0; i < transferSlots; i++) {
-            uint8 op = uint8(pubdata[off]);
-            if (op != 1 && op != 0) revert UnknownOp(off);
-            off += TRANSFER_LEN;
-        }
-        uint256 wOff = off;
-        for (uint256 i = 0; i < withdrawSlots; i++) {
-            uint8 op = uint8(pubdata[off]);
-            if (op != 2 && op != 0) revert UnknownOp(off);
-            off += WITHDRAW_LEN;
-        }
+        // transfer and withdrawal slots need no look: the circuit spells each op code itself,
+        // so a record with another code has no proof
+        uint256 wOff = off + TRANSFER_LEN * transferSlots;
+        if (newRoot >= R) revert InputOutOfField();
 
-        if (!verifier.verifyProof(publicInputs(stateRoot, newRoot, pubdata), proof)) revert InvalidProof();
+        if (!verifier.verifyProof(commitment(stateRoot, newRoot, pubdata), proof)) revert InvalidProof();
 
         uint256 batchNumber = batchCount;
         creditRefunds(pubdata);
@@ -218,26 +212,10 @@ contract FerryRollup {
         }
     }
 
-    /// @notice [oldRoot, newRoot, domain, pubdata packed 31 bytes per element, big-endian, zero-padded].
-    function publicInputs(uint256 oldRoot, uint256 newRoot, bytes calldata pubdata)
-        public
-        view
-        returns (uint256[] memory inputs)
-    {
-        uint256 chunks = (pubdata.length + 30) / 31;
-        inputs = new uint256[](3 + chunks);
-        inputs[0] = oldRoot;
-        inputs[1] = newRoot;
-        inputs[2] = domain;
-        for (uint256 i = 0; i < chunks; i++) {
-            uint256 start = 31 * i;
-            uint256 end = start + 31 > pubdata.length ? pubdata.length : start + 31;
-            uint256 v = 0;
-            for (uint256 j = start; j < end; j++) {
-                v = (v << 8) | uint8(pubdata[j]);
-            }
-            inputs[3 + i] = v << (8 * (31 - (end - start)));
-        }
+    /// @notice The proof's one public input: sha256(oldRoot ‖ newRoot ‖ domain ‖ pubdata) >> 3,
+    ///         each root and the domain a 32-byte word (docs/protocol.md, "Public input").
+    function commitment(uint256 oldRoot, uint256 newRoot, bytes calldata pubdata) public view returns (uint256) {
+        return uint256(sha256(abi.encodePacked(oldRoot, newRoot, domain, pubdata))) >> 3;
     }
 
     /// @notice Pays the caller's credited withdrawals.

@@ -14,7 +14,7 @@ contract Groth16Verifier {
     /// @notice The BN254 base field.
     uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
     /// @notice The most public inputs a key may have.
-    uint256 public constant MAX_INPUTS = 16;
+    uint256 public constant MAX_INPUTS = 1;
 
     /// @notice Number of public inputs of the key.
     uint256 public immutable nPublic;
@@ -36,36 +36,6 @@ contract Groth16Verifier {
     uint256 internal immutable IC0Y;
     uint256 internal immutable IC1X;
     uint256 internal immutable IC1Y;
-    uint256 internal immutable IC2X;
-    uint256 internal immutable IC2Y;
-    uint256 internal immutable IC3X;
-    uint256 internal immutable IC3Y;
-    uint256 internal immutable IC4X;
-    uint256 internal immutable IC4Y;
-    uint256 internal immutable IC5X;
-    uint256 internal immutable IC5Y;
-    uint256 internal immutable IC6X;
-    uint256 internal immutable IC6Y;
-    uint256 internal immutable IC7X;
-    uint256 internal immutable IC7Y;
-    uint256 internal immutable IC8X;
-    uint256 internal immutable IC8Y;
-    uint256 internal immutable IC9X;
-    uint256 internal immutable IC9Y;
-    uint256 internal immutable IC10X;
-    uint256 internal immutable IC10Y;
-    uint256 internal immutable IC11X;
-    uint256 internal immutable IC11Y;
-    uint256 internal immutable IC12X;
-    uint256 internal immutable IC12Y;
-    uint256 internal immutable IC13X;
-    uint256 internal immutable IC13Y;
-    uint256 internal immutable IC14X;
-    uint256 internal immutable IC14Y;
-    uint256 internal immutable IC15X;
-    uint256 internal immutable IC15Y;
-    uint256 internal immutable IC16X;
-    uint256 internal immutable IC16Y;
 
     error TooManyInputs();
     error InputOutOfField();
@@ -92,82 +62,35 @@ contract Groth16Verifier {
         IC0Y = ic.length > 1 ? ic[1] : 0;
         IC1X = ic.length > 2 ? ic[2] : 0;
         IC1Y = ic.length > 3 ? ic[3] : 0;
-        IC2X = ic.length > 4 ? ic[4] : 0;
-        IC2Y = ic.length > 5 ? ic[5] : 0;
-        IC3X = ic.length > 6 ? ic[6] : 0;
-        IC3Y = ic.length > 7 ? ic[7] : 0;
-        IC4X = ic.length > 8 ? ic[8] : 0;
-        IC4Y = ic.length > 9 ? ic[9] : 0;
-        IC5X = ic.length > 10 ? ic[10] : 0;
-        IC5Y = ic.length > 11 ? ic[11] : 0;
-        IC6X = ic.length > 12 ? ic[12] : 0;
-        IC6Y = ic.length > 13 ? ic[13] : 0;
-        IC7X = ic.length > 14 ? ic[14] : 0;
-        IC7Y = ic.length > 15 ? ic[15] : 0;
-        IC8X = ic.length > 16 ? ic[16] : 0;
-        IC8Y = ic.length > 17 ? ic[17] : 0;
-        IC9X = ic.length > 18 ? ic[18] : 0;
-        IC9Y = ic.length > 19 ? ic[19] : 0;
-        IC10X = ic.length > 20 ? ic[20] : 0;
-        IC10Y = ic.length > 21 ? ic[21] : 0;
-        IC11X = ic.length > 22 ? ic[22] : 0;
-        IC11Y = ic.length > 23 ? ic[23] : 0;
-        IC12X = ic.length > 24 ? ic[24] : 0;
-        IC12Y = ic.length > 25 ? ic[25] : 0;
-        IC13X = ic.length > 26 ? ic[26] : 0;
-        IC13Y = ic.length > 27 ? ic[27] : 0;
-        IC14X = ic.length > 28 ? ic[28] : 0;
-        IC14Y = ic.length > 29 ? ic[29] : 0;
-        IC15X = ic.length > 30 ? ic[30] : 0;
-        IC15Y = ic.length > 31 ? ic[31] : 0;
-        IC16X = ic.length > 32 ? ic[32] : 0;
-        IC16Y = ic.length > 33 ? ic[33] : 0;
     }
 
-    function icPoint(uint256 i) internal view returns (uint256, uint256) {
-        if (i == 0) return (IC0X, IC0Y);
-        if (i == 1) return (IC1X, IC1Y);
-        if (i == 2) return (IC2X, IC2Y);
-        if (i == 3) return (IC3X, IC3Y);
-        if (i == 4) return (IC4X, IC4Y);
-        if (i == 5) return (IC5X, IC5Y);
-        if (i == 6) return (IC6X, IC6Y);
-        if (i == 7) return (IC7X, IC7Y);
-        if (i == 8) return (IC8X, IC8Y);
-        if (i == 9) return (IC9X, IC9Y);
-        if (i == 10) return (IC10X, IC10Y);
-        if (i == 11) return (IC11X, IC11Y);
-        if (i == 12) return (IC12X, IC12Y);
-        if (i == 13) return (IC13X, IC13Y);
-        if (i == 14) return (IC14X, IC14Y);
-        if (i == 15) return (IC15X, IC15Y);
-        if (i == 16) return (IC16X, IC16Y);
-        revert TooManyInputs();
-    }
-
-    /// @notice Verifies `proof` = (A.x, A.y, B.x1, B.x0, B.y1, B.y0, C.x, C.y) for `input`.
+    /// @notice Verifies `proof` = (A.x, A.y, B.x1, B.x0, B.y1, B.y0, C.x, C.y) for a key of
+    ///         one public input, `input` (Ferry's batch commitment).
     /// @return ok true iff the proof is valid (malformed points, coordinates not below Q and
-    ///         wrong lengths are false)
-    function verifyProof(uint256[] memory input, uint256[8] calldata proof) public view returns (bool ok) {
-        if (input.length != nPublic) return false;
+    ///         a key of another input count are false)
+    function verifyProof(uint256 input, uint256[8] calldata proof) public view returns (bool ok) {
+        if (nPublic != 1) return false;
+        if (input >= R) revert InputOutOfField();
         // one encoding per proof: the precompiles would read A.y + Q as A.y
-        for (uint256 i = 0; i < 8; i++) {
-            if (proof[i] >= Q) return false;
+        bool canonical;
+        assembly {
+            let q := Q
+            canonical := 1
+            for { let i := 0 } lt(i, 8) { i := add(i, 1) } {
+                canonical := and(canonical, lt(calldataload(add(proof, mul(i, 0x20))), q))
+            }
         }
+        if (!canonical) return false;
         uint256[3] memory mulIn;
         uint256[4] memory addIn;
-        (addIn[0], addIn[1]) = icPoint(0);
-        for (uint256 i = 0; i < input.length; i++) {
-            if (input[i] >= R) revert InputOutOfField();
-            (mulIn[0], mulIn[1]) = icPoint(i + 1);
-            mulIn[2] = input[i];
-            bool done;
-            assembly {
-                done := staticcall(gas(), 0x07, mulIn, 0x60, add(addIn, 0x40), 0x40)
-                if done { done := staticcall(gas(), 0x06, addIn, 0x80, addIn, 0x40) }
-            }
-            if (!done) return false;
+        (addIn[0], addIn[1]) = (IC0X, IC0Y);
+        (mulIn[0], mulIn[1], mulIn[2]) = (IC1X, IC1Y, input);
+        bool done;
+        assembly {
+            done := staticcall(gas(), 0x07, mulIn, 0x60, add(addIn, 0x40), 0x40)
+            if done { done := staticcall(gas(), 0x06, addIn, 0x80, addIn, 0x40) }
         }
+        if (!done) return false;
         uint256[24] memory p;
         // e(-A, B)
         p[0] = proof[0];

@@ -35,7 +35,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{info, warn};
 
 /// A root as the node writes it (`0x` and 64 hex digits) back as a field element.
-pub(crate) fn parse_root(s: &str) -> Option<Fr> {
+pub fn parse_root(s: &str) -> Option<Fr> {
     let bytes: [u8; 32] = hex::decode(s.trim_start_matches("0x"))
         .ok()?
         .try_into()

@@ -34,6 +34,15 @@ pub struct GasRow {
     pub verify: u64,
     /// The analytic floor of a Groth16 check: 181,150 + 6,150 per public input.
     pub verify_floor: u64,
+    /// `verify` over `verify_floor`, in percent above it.
+    pub verify_over_floor_pct: f64,
+    /// Bytes of `submitBatch`'s calldata (public data, proof, new root, ABI framing).
+    pub calldata_bytes: usize,
+    /// What that calldata costs: 16 gas per non-zero byte, 4 per zero byte (EIP-2028).
+    pub calldata_gas: u64,
+    /// `submitBatch` less the 21,000 of any transaction, the calldata and `verifyProof`: the
+    /// contract's own work (queue check, commitment, withdrawals, storage).
+    pub execution: u64,
     /// `deposit`.
     pub deposit: u64,
     /// `claim` of one withdrawal.
@@ -135,6 +144,11 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         .await?;
     let submit_batch = receipt.gas_used;
     let verify = evm.verifier_gas(receipt.transaction_hash).await?;
+    let calldata = evm.calldata(receipt.transaction_hash).await?;
+    let calldata_gas = calldata
+        .iter()
+        .map(|&b| if b == 0 { 4 } else { 16 })
+        .sum::<u64>();
     let claim = evm.with_key(DEV_KEYS[2])?.claim().await?.gas_used;
 
     // exodus: a deposit nobody processes
@@ -152,6 +166,7 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
     let refund = evm.refund_deposit(1).await?.gas_used;
 
     let n = inputs.len() as u64;
+    let verify_floor = 181_150 + 6_150 * n;
     Ok(GasRow {
         transfers,
         public_inputs: inputs.len(),
@@ -159,7 +174,11 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         submit_batch,
         per_transfer: submit_batch / transfers as u64,
         verify,
-        verify_floor: 181_150 + 6_150 * n,
+        verify_floor,
+        verify_over_floor_pct: 100.0 * (verify as f64 / verify_floor as f64 - 1.0),
+        calldata_bytes: calldata.len(),
+        calldata_gas,
+        execution: submit_batch.saturating_sub(21_000 + calldata_gas + verify),
         deposit,
         claim,
         activate_exodus,
@@ -172,12 +191,22 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
 pub fn print(depth: usize, rows: &[GasRow]) {
     println!("Ferry L1 gas on anvil (depth {depth}; each batch: 1 deposit slot, N transfers, 1 withdrawal; real proofs)");
     println!(
-        "{:>4} {:>7} {:>8} {:>12} {:>10} {:>12} {:>12} {:>10}",
-        "N", "inputs", "pubdata", "submitBatch", "per xfer", "verifyProof", "floor", "vs floor"
+        "{:>4} {:>7} {:>8} {:>12} {:>9} {:>12} {:>8} {:>9} {:>9} {:>9} {:>10}",
+        "N",
+        "inputs",
+        "pubdata",
+        "submitBatch",
+        "per xfer",
+        "verifyProof",
+        "floor",
+        "vs floor",
+        "calldata",
+        "cd gas",
+        "execution"
     );
     for r in rows {
         println!(
-            "{:>4} {:>7} {:>8} {:>12} {:>10} {:>12} {:>12} {:>+10}",
+            "{:>4} {:>7} {:>8} {:>12} {:>9} {:>12} {:>8} {:>8.2}% {:>9} {:>9} {:>10}",
             r.transfers,
             r.public_inputs,
             r.pubdata_bytes,
@@ -185,7 +214,10 @@ pub fn print(depth: usize, rows: &[GasRow]) {
             r.per_transfer,
             r.verify,
             r.verify_floor,
-            r.verify as i64 - r.verify_floor as i64
+            r.verify_over_floor_pct,
+            r.calldata_bytes,
+            r.calldata_gas,
+            r.execution,
         );
     }
     if let Some(r) = rows.last() {
@@ -195,4 +227,5 @@ pub fn print(depth: usize, rows: &[GasRow]) {
         );
     }
     println!("verifyProof: gas of the verifier call inside submitBatch (call tracer); floor = 181,150 + 6,150 per public input (4-pair pairing, one ecMul + ecAdd per input)");
+    println!("submitBatch = 21,000 (transaction) + calldata (16 gas per non-zero byte, 4 per zero) + verifyProof + execution");
 }

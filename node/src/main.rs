@@ -60,7 +60,7 @@ struct GasArgs {
     #[arg(long, default_value_t = 12)]
     depth: usize,
     /// Transfer slots per batch, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    #[arg(long, value_delimiter = ',', default_value = "4,16,64")]
     batch_sizes: Vec<usize>,
     /// Directory of cached keys.
     #[arg(long, default_value = ".ferry/keys")]

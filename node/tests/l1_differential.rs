@@ -278,6 +278,17 @@ async fn evm_and_mirror_agree() {
         l1.submit(root, &transfer_byte, &proof).await,
         Err(L1Error::InvalidProof)
     );
+    // no op-code look at transfer and withdrawal slots: a foreign code has no proof
+    let params = batch.witness.params;
+    for off in [3 + 96 * params.deposits, batch.pubdata().len() - 34] {
+        let mut foreign = batch.pubdata().to_vec();
+        foreign[off] = 7;
+        assert_eq!(
+            l1.submit(root, &foreign, &proof).await,
+            Err(L1Error::InvalidProof),
+            "op code 7 at {off}"
+        );
+    }
     assert_eq!(
         l1.submit([0xff; 32], batch.pubdata(), &proof).await,
         Err(L1Error::InputOutOfField)

@@ -49,10 +49,10 @@ fn snarkjs_accepts_exported_proofs() {
     );
 
     let mut bad = inputs.clone();
-    bad[1] += ferry_circuits::Fr::from(1u64);
+    bad[0] += ferry_circuits::Fr::from(1u64);
     write("public.json", public_json(&bad));
     assert!(
         !snarkjs_verify(dir.path()),
-        "snarkjs must refuse a changed new root"
+        "snarkjs must refuse a changed commitment"
     );
 }

@@ -1,11 +1,13 @@
-//! The batch circuit: public inputs `[old_root, new_root, domain, packed public data]`, one gadget per
-//! slot (deposits, then transfers, then withdrawals), then the fee credit. It replays exactly
-//! what [`crate::batch`] did natively, from the [`BatchWitness`] it recorded.
+//! The batch circuit: one public input, the commitment
+//! `sha256(old_root ‖ new_root ‖ domain ‖ public data) >> 3` ([`crate::pubdata`]), one gadget
+//! per slot (deposits, then transfers, then withdrawals), then the fee credit. It replays
+//! exactly what [`crate::batch`] did natively, from the [`BatchWitness`] it recorded.
 //!
 //! Every value that moves the root or a payout is bound to the public data: the records are
-//! assembled from the very bits the slot gadgets used, packed 31 bytes per input, and
-//! compared with the public inputs.
+//! assembled from the very bits the slot gadgets used, hashed with both roots and the domain,
+//! and the hash compared with the public input.
 
+pub mod commitment;
 pub mod common;
 pub mod deposit;
 pub mod fee;
@@ -14,14 +16,12 @@ pub mod withdraw;
 
 use crate::batch::BatchWitness;
 use crate::field::Fr;
-use crate::pubdata::BYTES_PER_ELEMENT;
 use ark_r1cs_std::{
     alloc::AllocVar, boolean::Boolean, eq::EqGadget, fields::fp::FpVar, fields::FieldVar, R1CSVar,
 };
 use ark_relations::r1cs::{
     ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, OptimizationGoal, SynthesisError,
 };
-use common::num;
 use serde::Serialize;
 
 /// A batch to prove (or, with [`BatchWitness::noops`], the shape to generate keys for).
@@ -42,7 +42,7 @@ pub struct Breakdown {
     pub withdraw: usize,
     /// The fee credit.
     pub fee: usize,
-    /// Public inputs: the root check and the packing of public data.
+    /// The public input: the root check and the SHA-256 commitment to roots, domain and data.
     pub public_data: usize,
     /// The whole batch.
     pub total: usize,
@@ -100,17 +100,13 @@ pub fn synthesize_with(
     ov: &Overrides,
 ) -> Result<Computed, SynthesisError> {
     let params = &w.params;
-    let inputs = w.public_inputs();
-    let old_root = FpVar::new_input(cs.clone(), || Ok(inputs[0]))?;
-    let new_root = FpVar::new_input(cs.clone(), || Ok(inputs[1]))?;
-    let domain = FpVar::new_input(cs.clone(), || Ok(inputs[2]))?;
-    let chunks = inputs[3..]
-        .iter()
-        .map(|x| FpVar::new_input(cs.clone(), || Ok(*x)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let input = FpVar::new_input(cs.clone(), || Ok(w.public_inputs()[0]))?;
+    let old_root = FpVar::new_witness(cs.clone(), || Ok(w.old_root))?;
+    let new_root = FpVar::new_witness(cs.clone(), || Ok(w.new_root))?;
+    let domain = FpVar::new_witness(cs.clone(), || Ok(w.domain.to_fr()))?;
 
     let mut b = Breakdown::default();
-    let mut root = old_root;
+    let mut root = old_root.clone();
     let mut fees = FpVar::<Fr>::zero();
     let mut records: Vec<Boolean<Fr>> = Vec::with_capacity(8 * params.pubdata_len());
     let measure = |slot: &mut usize, before: usize| {
@@ -175,16 +171,12 @@ pub fn synthesize_with(
     let mut bits = header;
     bits.extend(records);
     assert_eq!(bits.len(), 8 * params.pubdata_len(), "record widths");
-    bits.resize(chunks.len() * 8 * BYTES_PER_ELEMENT, Boolean::FALSE);
-    for (chunk_bits, input) in bits.chunks(8 * BYTES_PER_ELEMENT).zip(&chunks) {
-        let le: Vec<_> = chunk_bits.iter().rev().cloned().collect();
-        num(&le).enforce_equal(input)?;
-    }
+    commitment::commitment(&old_root, &new_root, &domain, &bits)?.enforce_equal(&input)?;
     b.public_data = cs.num_constraints() - before;
     b.total = cs.num_constraints();
 
     let root = root.value().ok();
-    let pubdata = bits[..8 * params.pubdata_len()]
+    let pubdata = bits
         .chunks(8)
         .map(|byte| {
             byte.iter().try_fold(0u8, |acc, bit| {

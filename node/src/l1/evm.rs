@@ -79,6 +79,7 @@ fn decode_revert(e: alloy::contract::Error) -> EvmError {
             E::BadMerkleProof(_) => L1Error::BadMerkleProof,
             E::TransferFailed(_) => L1Error::TransferFailed,
             E::NotOperator(_) => L1Error::NotOperator,
+            E::InputOutOfField(_) => L1Error::InputOutOfField,
         });
     }
     if let Some(Groth16Verifier::Groth16VerifierErrors::InputOutOfField(_)) =
@@ -451,6 +452,17 @@ impl EvmL1 {
             .unwrap_or("0x0")
             .trim_start_matches("0x");
         u64::from_str_radix(gas, 16).map_err(node_err)
+    }
+
+    /// The calldata a transaction carried.
+    pub async fn calldata(&self, tx: alloy::primitives::TxHash) -> Result<Vec<u8>, EvmError> {
+        let t: serde_json::Value = self
+            .provider
+            .raw_request("eth_getTransactionByHash".into(), (tx,))
+            .await
+            .map_err(node_err)?;
+        let input = t["input"].as_str().unwrap_or("0x").trim_start_matches("0x");
+        hex::decode(input).map_err(node_err)
     }
 
     /// The latest block number.
