@@ -21,8 +21,8 @@ fn bits_be(data: &[u8]) -> Vec<bool> {
 fn the_circuit_commits_as_the_contract_does_at_every_length() {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
     let domain = Domain::new(31337, &ferry_circuits::ops::L1Address([9; 20]), &[1; 32]);
-    // lengths around SHA-256's block and padding boundaries (55/56 bytes of data with the 96 of
-    // roots and domain fill a block differently)
+    // lengths around SHA-256's block and padding boundaries: with the 96 bytes of roots and
+    // domain, 23 bytes of data leave room for the padding in the last block and 24 do not
     for len in [0usize, 1, 23, 24, 31, 32, 87, 88, 151, 152, 300] {
         let data: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
         let (old, new) = (Fr::from(rng.gen::<u64>()), -Fr::from(rng.gen::<u64>()));

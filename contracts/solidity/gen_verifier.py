@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes Groth16Verifier.sol: a Groth16 verifier over BN254 whose verifying key lives in
 immutables set by the constructor, for a key of MAX_INPUTS = 1 public input (Ferry's batch
-commitment). One compiled artifact
-then serves every Ferry circuit; the key is deployment data, not code.
+commitment). One compiled artifact then serves every Ferry circuit; the key is deployment
+data, not code.
 
 Run by contracts/build.sh; CI checks the output is unchanged."""
 import pathlib

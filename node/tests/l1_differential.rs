@@ -3,29 +3,22 @@
 //! exactly the same things, with the same errors, and hold the same roots. ETH held by the
 //! contract equals deposits − claims − refunds throughout.
 
+#[path = "common/rollup.rs"]
+mod rollup;
+
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::deposit::Deposit;
-use ferry_circuits::ops::withdraw::Withdraw;
-use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
-use ferry_circuits::{BatchBuilder, CircuitParams, Domain, SealedBatch, State};
-use ferry_contracts::evm::{proof_words, Word};
+use ferry_circuits::ops::{Account, AccountId, Amount, L1Address};
+use ferry_circuits::{BatchBuilder, Domain, State};
+use ferry_contracts::evm::Word;
 use ferry_contracts::mirror::{word_of, GWEI};
 use ferry_contracts::{L1Error, Mirror};
 use ferry_node::l1::anvil::{Anvil, DEV_KEYS};
 use ferry_node::l1::evm::{address_of, EvmError, EvmL1};
 use ferry_prover::keys::Keys;
 use rand::SeedableRng;
-use std::time::Instant;
+use rollup::{Rollup, DELAY, PARAMS, SALT};
 
-const PARAMS: CircuitParams = CircuitParams {
-    depth: 2,
-    deposits: 1,
-    transfers: 1,
-    withdrawals: 1,
-};
-const DELAY: u64 = 10;
-/// The deployment's salt; anvil's chain id is its default.
-const SALT: [u8; 32] = [0x5a; 32];
 const ANVIL_CHAIN_ID: u64 = 31337;
 
 struct Both {
@@ -99,49 +92,6 @@ fn plus_q(w: &Word) -> Word {
         .parse()
         .unwrap();
     (U256::from_be_bytes(*w) + q).to_be_bytes()
-}
-
-struct Rollup {
-    keys: Keys,
-    domain: Domain,
-    state: State,
-    rng: rand_chacha::ChaCha20Rng,
-    alice: PrivateKey,
-}
-
-impl Rollup {
-    fn pk(&self, k: &PrivateKey) -> [Word; 2] {
-        let p = k.public_key();
-        [word_of(&p.x), word_of(&p.y)]
-    }
-
-    fn prove(&mut self, b: &SealedBatch) -> [Word; 8] {
-        proof_words(&ferry_prover::prove(&self.keys, &b.witness, &mut self.rng).unwrap())
-    }
-
-    fn deposit_batch(state: &mut State, domain: Domain, id: u32, d: Deposit) -> SealedBatch {
-        let mut b = BatchBuilder::new(state, PARAMS, domain, AccountId(0));
-        b.deposit(AccountId(id), &d).unwrap();
-        b.seal().unwrap()
-    }
-
-    fn withdraw_batch(&mut self, amount: u64, to: L1Address) -> SealedBatch {
-        let nonce = Nonce(self.state.account(AccountId(1)).unwrap().nonce);
-        let w = Withdraw {
-            from: AccountId(1),
-            l1_address: to,
-            amount: Amount(amount),
-            fee: Amount(0),
-            nonce,
-        };
-        let v = w
-            .sign(self.domain, &self.alice)
-            .verify(self.domain, &self.alice.public_key())
-            .unwrap();
-        let mut b = BatchBuilder::new(&mut self.state, PARAMS, self.domain, AccountId(0));
-        b.withdraw(&v).unwrap();
-        b.seal().unwrap()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,102 +451,4 @@ async fn evm_and_mirror_agree() {
     l1.claim(alice_l1).await.unwrap();
     l1.claim(bob_l1).await.unwrap();
     l1.conserved().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn instant_withdrawal_is_claimable_in_the_verifying_block() {
-    let anvil = Anvil::spawn().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = Keys::load_or_generate(dir.path(), PARAMS, Some(9), true).unwrap();
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
-    let alice = PrivateKey::random(&mut rng);
-    let mut state = State::new(PARAMS.depth);
-    // genesis: alice's account 1, owned by the L1 address she deposits from, and the fee
-    // account 0
-    let alice_l1 = address_of(DEV_KEYS[1]).unwrap();
-    for (id, k) in [(0u32, PrivateKey::random(&mut rng)), (1, alice.clone())] {
-        let a = Account {
-            pubkey: k.public_key(),
-            balance: 0,
-            nonce: 0,
-            owner: if id == 1 {
-                alice_l1
-            } else {
-                L1Address([0; 20])
-            },
-        };
-        state.insert_genesis(AccountId(id), a).unwrap();
-    }
-    let (evm, _) = EvmL1::deploy(
-        &anvil.url,
-        DEV_KEYS[0],
-        keys.vk(),
-        PARAMS,
-        word_of(&state.root()),
-        DELAY,
-        SALT,
-    )
-    .await
-    .unwrap();
-    let domain = evm.domain().await.unwrap();
-    let pk = alice.public_key();
-    evm.with_key(DEV_KEYS[1])
-        .unwrap()
-        .deposit([word_of(&pk.x), word_of(&pk.y)], 2_000 * GWEI)
-        .await
-        .unwrap();
-    let mut r = Rollup {
-        keys,
-        domain,
-        state,
-        rng,
-        alice,
-    };
-    let d = Deposit {
-        pubkey: pk,
-        owner: address_of(DEV_KEYS[1]).unwrap(),
-        amount: Amount(2_000),
-    };
-    let b = Rollup::deposit_batch(&mut r.state, r.domain, 1, d);
-    let p = r.prove(&b);
-    evm.submit_batch(word_of(&b.new_root()), b.pubdata(), &p)
-        .await
-        .unwrap();
-
-    let bob = DEV_KEYS[3];
-    let requested = Instant::now();
-    let w = r.withdraw_batch(1_500, address_of(bob).unwrap());
-    let p = r.prove(&w);
-    let proven = requested.elapsed();
-    // the verifying transaction and the claim go into the same block
-    evm.set_automine(false).await.unwrap();
-    let submit = evm
-        .send_submit_batch(word_of(&w.new_root()), w.pubdata(), &p, 1_000_000)
-        .await
-        .unwrap();
-    let claim = evm
-        .with_key(bob)
-        .unwrap()
-        .send_claim(100_000)
-        .await
-        .unwrap();
-    evm.mine(1).await.unwrap();
-    evm.set_automine(true).await.unwrap();
-    let (verified, claimed) = (
-        evm.receipt(submit).await.unwrap(),
-        evm.receipt(claim).await.unwrap(),
-    );
-    let claimable = requested.elapsed();
-    assert!(verified.status() && claimed.status(), "both succeed");
-    let (vb, cb) = (
-        verified.block_number.unwrap(),
-        claimed.block_number.unwrap(),
-    );
-    assert_eq!(vb, cb, "claimed in the block that verified the batch");
-    println!(
-        "instant withdrawal: requested -> proven in {:.2} s -> verified and claimed in L1 block {vb}: {:.2} s in all (an optimistic rollup: 7 days = 604800 s)",
-        proven.as_secs_f64(),
-        claimable.as_secs_f64()
-    );
-    assert_eq!(evm.pending(&address_of(bob).unwrap()).await.unwrap(), 0);
 }

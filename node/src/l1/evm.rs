@@ -82,11 +82,6 @@ fn decode_revert(e: alloy::contract::Error) -> EvmError {
             E::InputOutOfField(_) => L1Error::InputOutOfField,
         });
     }
-    if let Some(Groth16Verifier::Groth16VerifierErrors::InputOutOfField(_)) =
-        e.as_decoded_interface_error::<Groth16Verifier::Groth16VerifierErrors>()
-    {
-        return EvmError::Reverted(L1Error::InputOutOfField);
-    }
     node_err(e)
 }
 
