@@ -14,7 +14,7 @@
 
 use crate::Curve;
 use ark_bn254::Fr;
-use ark_groth16::{Groth16, PreparedVerifyingKey, ProvingKey, VerifyingKey};
+use ark_groth16::{PreparedVerifyingKey, ProvingKey, VerifyingKey};
 use ark_relations::r1cs::{
     ConstraintMatrices, ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
 };
@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod matrices;
+mod setup;
 
 const MAGIC: &[u8; 8] = b"FERRYPK2";
 /// Magic of a cached circuit (`<slug>-<sources key>.r1cs`): its header digest is
@@ -262,40 +263,44 @@ pub enum KeySource {
     RegeneratedStale,
 }
 
-fn spinner(msg: String, quiet: bool) -> ProgressBar {
+/// A bar over `len` units of setup work, hidden when `quiet`.
+fn progress(title: String, len: u64, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
-    let pb = ProgressBar::new_spinner();
+    let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("static template"),
+        ProgressStyle::with_template(
+            "{prefix}: {msg:<12} [{bar:30}] {percent:>3}% {elapsed} (eta {eta})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
-    pb.set_message(msg);
-    pb.enable_steady_tick(Duration::from_millis(120));
+    pb.set_prefix(title);
+    pb.enable_steady_tick(Duration::from_millis(200));
     pb
 }
 
 impl Keys {
-    /// Circuit-specific setup. `seed: None` uses OS randomness; a seed gives the same keys
-    /// every time (reproducible devnets; anyone who knows the seed can forge proofs).
+    /// Circuit-specific setup from the shape's matrices, on every core, with a progress bar
+    /// unless `quiet`. `seed: None` uses OS randomness; a seed gives the same keys every time
+    /// (reproducible devnets; anyone who knows the seed can forge proofs), and the same keys
+    /// as arkworks' own setup from that seed.
     pub fn generate(shape: CircuitShape, seed: Option<u64>, quiet: bool) -> Result<Self, KeyError> {
-        let pb = spinner(
+        let pb = progress(
             format!(
-                "generating Groth16 keys for {} ({} constraints)",
+                "Groth16 setup for {} ({} constraints)",
                 shape.params.slug(),
                 shape.num_constraints()
             ),
+            setup::work(&shape.matrices),
             quiet,
         );
         let mut rng = match seed {
             Some(s) => rand_chacha::ChaCha20Rng::seed_from_u64(s),
             None => rand_chacha::ChaCha20Rng::from_entropy(),
         };
-        let root = ferry_circuits::merkle::empty_roots(shape.params.depth)[shape.params.depth];
-        let circuit = BatchCircuit {
-            witness: BatchWitness::noops(shape.params, root, Domain::default()),
-        };
-        let pk = Groth16::<Curve>::generate_random_parameters_with_reduction(circuit, &mut rng)?;
+        let pk = setup::generate(&shape.matrices, &mut rng, &pb)?;
         pb.finish_and_clear();
         Ok(Self::from_parts(shape, pk))
     }
