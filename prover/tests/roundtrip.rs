@@ -103,6 +103,22 @@ fn a_stale_cached_key_is_detected_and_regenerated() {
         ),
         "{err}"
     );
+
+    // under the right name, a key an older Ferry wrote in its own format is regenerated
+    // (and the keys are the same, from the same seed); a newer format is not ours to delete
+    let old_format = |magic: &[u8; 8]| {
+        let mut bytes = magic.to_vec();
+        bytes.extend(shape.digest);
+        bytes.extend([7u8; 64]);
+        std::fs::write(dir.path().join(shape.file_name()), bytes).unwrap();
+    };
+    old_format(b"FERRYPK2");
+    let (again, source) = Keys::load_or_generate(dir.path(), p, Some(3), true).unwrap();
+    assert_eq!(source, KeySource::RegeneratedStale);
+    assert_eq!(again.pk, keys.pk);
+    old_format(b"FERRYPK9");
+    let err = Keys::load_or_generate(dir.path(), p, Some(3), true).unwrap_err();
+    assert!(matches!(err, ferry_prover::KeyError::Corrupt(_)), "{err}");
 }
 
 #[test]
