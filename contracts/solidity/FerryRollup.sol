@@ -51,13 +51,17 @@ contract FerryRollup {
     uint256 public immutable domain;
 
     uint256 public stateRoot;
-    uint256 public batchCount;
+    // one storage word: submitBatch reads and writes these three together, so a batch
+    // pays for one cold word instead of three
+    /// @notice Deposits the verified batches took.
+    uint64 public queueHead;
+    /// @notice Batches verified.
+    uint64 public batchCount;
+    bool public exodus;
     PriorityOp[] public queue;
     /// @notice rolling[i] = keccak(rolling[i-1], keccak(amount:8 ‖ owner:20 ‖ pk.x:32 ‖ pk.y:32) of deposit i-1)
     bytes32[] public rolling;
-    uint256 public queueHead;
     mapping(address => uint256) public pendingWithdrawals; // wei
-    bool public exodus;
     mapping(uint256 => bool) public refunded;
     mapping(uint256 => bool) public exited;
     uint256 public totalDeposited; // wei
@@ -154,13 +158,16 @@ contract FerryRollup {
 
         // deposits: the queue's head, in order
         uint256 head = queueHead;
-        bytes32 h = rolling[head];
+        uint256 start = head;
+        bytes32 h;
         uint256 off = 3;
         for (uint256 i = 0; i < depositSlots; i++) {
             uint8 op = uint8(pubdata[off]);
             // 3: applied on L2; 4: refunded (credited back below, once the proof holds)
             if (op == 3 || op == 4) {
                 if (head >= queue.length) revert QueueExhausted();
+                // read only by a batch that takes a deposit: 2,100 gas the others save
+                if (head == start) h = rolling[head];
                 h = keccak256(abi.encodePacked(h, keccak256(pubdata[off + 4:off + DEPOSIT_LEN])));
                 head++;
                 if (h != rolling[head]) revert DepositMismatch(head - 1);
@@ -190,8 +197,7 @@ contract FerryRollup {
         }
         emit BatchVerified(batchNumber, stateRoot, newRoot, head);
         stateRoot = newRoot;
-        queueHead = head;
-        batchCount = batchNumber + 1;
+        (queueHead, batchCount) = (uint64(head), uint64(batchNumber + 1));
     }
 
     /// @dev Credits each refunded deposit of a verified batch (op 4: one that could not be applied

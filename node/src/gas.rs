@@ -9,7 +9,7 @@ use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::withdraw::Withdraw;
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
-use ferry_circuits::{BatchBuilder, CircuitParams, State};
+use ferry_circuits::{BatchBuilder, CircuitParams, Domain, State};
 use ferry_contracts::evm::proof_words;
 use ferry_contracts::mirror::{word_of, GWEI};
 use ferry_prover::keys::Keys;
@@ -30,6 +30,11 @@ pub struct GasRow {
     pub submit_batch: u64,
     /// `submit_batch / transfers`.
     pub per_transfer: u64,
+    /// `submitBatch` of a batch of `transfers` transfers alone (its deposit and withdrawal
+    /// slots empty): what the transfers themselves cost L1.
+    pub transfers_only: u64,
+    /// `transfers_only / transfers`.
+    pub transfers_only_per_transfer: u64,
     /// Gas of the `verifyProof` call inside `submitBatch` (anvil's call tracer).
     pub verify: u64,
     /// The analytic floor of a Groth16 check: 181,150 + 6,150 per public input.
@@ -110,20 +115,7 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         amount: Amount(3_000),
     };
     b.deposit(AccountId(8), &d)?;
-    for _ in 0..transfers {
-        let from = rng.gen_range(1..8u32);
-        let to = rng.gen_range(0..8u32);
-        let nonce = Nonce(b.state().account(AccountId(from)).context("funded")?.nonce);
-        let t = Transfer {
-            from: AccountId(from),
-            to: AccountId(to),
-            amount: Amount(rng.gen_range(1..100_000)),
-            fee: Amount(100),
-            nonce,
-        };
-        let k = &users[from as usize];
-        b.transfer(&t.sign(domain, k).verify(domain, &k.public_key())?)?;
-    }
+    random_transfers(&mut b, &users, transfers, domain, &mut rng)?;
     let nonce = Nonce(b.state().account(AccountId(1)).context("funded")?.nonce);
     let w = Withdraw {
         from: AccountId(1),
@@ -151,6 +143,15 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         .sum::<u64>();
     let claim = evm.with_key(DEV_KEYS[2])?.claim().await?.gas_used;
 
+    let mut b = BatchBuilder::new(&mut state, params, domain, AccountId(0));
+    random_transfers(&mut b, &users, transfers, domain, &mut rng)?;
+    let batch = b.seal()?;
+    let proof = proof_words(&ferry_prover::prove(&keys, &batch.witness, &mut rng)?);
+    let transfers_only = evm
+        .submit_batch(word_of(&batch.new_root()), batch.pubdata(), &proof)
+        .await?
+        .gas_used;
+
     // exodus: a deposit nobody processes
     depositor.deposit(pk_words, GWEI).await?;
     evm.mine(delay).await?;
@@ -173,6 +174,8 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         pubdata_bytes: batch.pubdata().len(),
         submit_batch,
         per_transfer: submit_batch / transfers as u64,
+        transfers_only,
+        transfers_only_per_transfer: transfers_only / transfers as u64,
         verify,
         verify_floor,
         verify_over_floor_pct: 100.0 * (verify as f64 / verify_floor as f64 - 1.0),
@@ -187,15 +190,42 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
     })
 }
 
+/// Adds `n` signed transfers of random amounts between the funded accounts 1..8 (to 0..8).
+fn random_transfers(
+    b: &mut BatchBuilder<'_>,
+    users: &[PrivateKey],
+    n: usize,
+    domain: Domain,
+    rng: &mut impl Rng,
+) -> Result<()> {
+    for _ in 0..n {
+        let from = rng.gen_range(1..8u32);
+        let to = rng.gen_range(0..8u32);
+        let nonce = Nonce(b.state().account(AccountId(from)).context("funded")?.nonce);
+        let t = Transfer {
+            from: AccountId(from),
+            to: AccountId(to),
+            amount: Amount(rng.gen_range(1..100_000)),
+            fee: Amount(100),
+            nonce,
+        };
+        let k = &users[from as usize];
+        b.transfer(&t.sign(domain, k).verify(domain, &k.public_key())?)?;
+    }
+    Ok(())
+}
+
 /// Prints the report.
 pub fn print(depth: usize, rows: &[GasRow]) {
     println!("Ferry L1 gas on anvil (depth {depth}; each batch: 1 deposit slot, N transfers, 1 withdrawal; real proofs)");
     println!(
-        "{:>4} {:>7} {:>8} {:>12} {:>9} {:>12} {:>8} {:>9} {:>9} {:>9} {:>10}",
+        "{:>4} {:>7} {:>8} {:>12} {:>9} {:>12} {:>9} {:>12} {:>8} {:>9} {:>9} {:>9} {:>10}",
         "N",
         "inputs",
         "pubdata",
         "submitBatch",
+        "per xfer",
+        "xfers only",
         "per xfer",
         "verifyProof",
         "floor",
@@ -206,12 +236,14 @@ pub fn print(depth: usize, rows: &[GasRow]) {
     );
     for r in rows {
         println!(
-            "{:>4} {:>7} {:>8} {:>12} {:>9} {:>12} {:>8} {:>8.2}% {:>9} {:>9} {:>10}",
+            "{:>4} {:>7} {:>8} {:>12} {:>9} {:>12} {:>9} {:>12} {:>8} {:>8.2}% {:>9} {:>9} {:>10}",
             r.transfers,
             r.public_inputs,
             r.pubdata_bytes,
             r.submit_batch,
             r.per_transfer,
+            r.transfers_only,
+            r.transfers_only_per_transfer,
             r.verify,
             r.verify_floor,
             r.verify_over_floor_pct,
@@ -228,4 +260,5 @@ pub fn print(depth: usize, rows: &[GasRow]) {
     }
     println!("verifyProof: gas of the verifier call inside submitBatch (call tracer); floor = 181,150 + 6,150 per public input (4-pair pairing, one ecMul + ecAdd per input)");
     println!("submitBatch = 21,000 (transaction) + calldata (16 gas per non-zero byte, 4 per zero) + verifyProof + execution");
+    println!("xfers only: a second batch of N transfers with its deposit and withdrawal slots empty (no queue check, no withdrawal credit)");
 }

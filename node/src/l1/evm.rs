@@ -487,13 +487,7 @@ impl EvmL1 {
 
     /// Batches the contract has verified.
     pub async fn batch_count(&self) -> Result<u64, EvmError> {
-        let r = self
-            .contract()
-            .batchCount()
-            .call()
-            .await
-            .map_err(node_err)?;
-        Ok(r.to::<u64>())
+        self.contract().batchCount().call().await.map_err(node_err)
     }
 
     /// Whether the contract is in exodus mode.
@@ -503,8 +497,7 @@ impl EvmL1 {
 
     /// Deposits the verified batches took.
     pub async fn queue_head(&self) -> Result<u64, EvmError> {
-        let r = self.contract().queueHead().call().await.map_err(node_err)?;
-        Ok(r.to::<u64>())
+        self.contract().queueHead().call().await.map_err(node_err)
     }
 
     /// Deposits queued so far (processed or not).
