@@ -14,11 +14,12 @@
 //! [`CircuitShape::load_or_synthesize`]), so that a start with unchanged circuit sources does
 //! not synthesize the circuit only to recognise its key.
 
+use crate::r1cs::Matrices;
 use crate::Curve;
 use ark_bn254::Fr;
 use ark_groth16::{PreparedVerifyingKey, ProvingKey, VerifyingKey};
 use ark_relations::r1cs::{
-    ConstraintMatrices, ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
+    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
 };
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ferry_circuits::batch::BatchWitness;
@@ -52,6 +53,9 @@ pub enum KeyError {
     /// Constraint synthesis or setup failed.
     #[error("setup failed: {0}")]
     Synthesis(#[from] ark_relations::r1cs::SynthesisError),
+    /// The circuit does not fit the matrices' 32-bit indices.
+    #[error(transparent)]
+    TooLarge(#[from] crate::r1cs::TooLarge),
     /// Reading or writing the key file failed.
     #[error("key file {path}: {source}")]
     Io {
@@ -81,7 +85,7 @@ pub struct CircuitShape {
     /// The parameters.
     pub params: CircuitParams,
     /// The R1CS matrices (linear combinations inlined).
-    pub matrices: ConstraintMatrices<Fr>,
+    pub matrices: Matrices,
     /// Keccak-256 of the matrices and sizes.
     pub digest: [u8; 32],
 }
@@ -100,8 +104,11 @@ impl CircuitShape {
             }
             .generate_constraints(cs.clone())?;
             cs.finalize();
-            cs.to_matrices()
-                .ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?
+            let m = cs
+                .to_matrices()
+                .ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?;
+            drop(cs);
+            Matrices::from_arkworks(&m)?
         };
         // the constraint system is gone, and most of what synthesis allocated with it
         crate::heap::give_back_freed();
@@ -179,7 +186,7 @@ fn sources_key(params: &CircuitParams) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn digest(m: &ConstraintMatrices<Fr>) -> [u8; 32] {
+fn digest(m: &Matrices) -> [u8; 32] {
     let mut h = Keccak256::new();
     for n in [
         m.num_instance_variables,
@@ -188,15 +195,24 @@ fn digest(m: &ConstraintMatrices<Fr>) -> [u8; 32] {
     ] {
         h.update((n as u64).to_be_bytes());
     }
-    let mut buf = Vec::with_capacity(32);
+    // every entry as its coefficient (uncompressed) and its variable: each coefficient is
+    // serialized once, not once per entry
+    let coefficients: Vec<Vec<u8>> = m
+        .coefficients
+        .iter()
+        .map(|c| {
+            let mut buf = Vec::with_capacity(32);
+            c.serialize_uncompressed(&mut buf).expect("in-memory");
+            buf
+        })
+        .collect();
     for matrix in [&m.a, &m.b, &m.c] {
-        for row in matrix {
+        for i in 0..matrix.rows() {
+            let row = matrix.row(i);
             h.update((row.len() as u64).to_be_bytes());
-            for (coeff, var) in row {
-                buf.clear();
-                coeff.serialize_uncompressed(&mut buf).expect("in-memory");
-                h.update(&buf);
-                h.update((*var as u64).to_be_bytes());
+            for &(var, k) in row {
+                h.update(&coefficients[k as usize]);
+                h.update((var as u64).to_be_bytes());
             }
         }
     }
@@ -344,7 +360,8 @@ impl Keys {
         )
     }
 
-    fn load_or_generate_shape(
+    /// [`Keys::load_or_generate`] for a shape already at hand.
+    pub fn load_or_generate_shape(
         dir: &Path,
         shape: CircuitShape,
         seed: Option<u64>,

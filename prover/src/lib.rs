@@ -13,6 +13,7 @@
 //!   system, so a stale key is detected and regenerated, never used.
 //! - [`prove`]: witness generation from the native trace and proving from the precomputed
 //!   matrices (no re-synthesis of constraints per proof); verification.
+//! - [`r1cs`]: the constraint matrices in compressed sparse rows, as the prover holds them.
 //! - [`export`]: verifying key, proof and public inputs in snarkjs's JSON formats.
 //! - [`bench`]: the prover throughput benchmark (`ferry bench prover`).
 //!
@@ -26,6 +27,7 @@ mod heap;
 pub mod keys;
 pub mod msm;
 pub mod prove;
+pub mod r1cs;
 
 pub use keys::{KeyError, Keys, Verifier};
 pub use prove::{prove, verify, ProveError};

@@ -11,13 +11,13 @@
 
 use crate::keys::{Keys, Verifier};
 use crate::msm::{msm_g1, msm_g2};
+use crate::r1cs::Sparse;
 use crate::{Curve, Proof};
 use ark_bn254::Fr;
 use ark_ec::CurveGroup;
-use ark_ff::PrimeField;
-use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
+use ark_ff::{FftField, Field, PrimeField, Zero};
 use ark_groth16::Groth16;
-use ark_poly::GeneralEvaluationDomain;
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::r1cs::{
     ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
 };
@@ -101,14 +101,50 @@ fn check_shape(keys: &Keys, full: &[Fr]) -> Result<(), ProveError> {
 }
 
 /// The QAP witness map: the coefficients of `h = (A·B − C) / Z` from the assignment and the
-/// key's matrices (arkworks' libsnark reduction: seven FFTs over the domain).
+/// key's matrices. arkworks' libsnark reduction (`LibsnarkReduction::witness_map_from_matrices`,
+/// seven FFTs over the domain) on Ferry's compact matrices, and with one domain-sized vector
+/// fewer: `A·B` is formed in `A`'s place and `B` freed before `C` is evaluated, so at most two
+/// such vectors are alive (arkworks holds three). `tests/quotient.rs` checks it against
+/// arkworks'.
 pub fn quotient(keys: &Keys, full: &[Fr]) -> Result<Vec<Fr>, ProveError> {
     check_shape(keys, full)?;
     let m = &keys.shape.matrices;
-    Ok(LibsnarkReduction::witness_map_from_matrices::<
-        Fr,
-        GeneralEvaluationDomain<Fr>,
-    >(m, m.num_instance_variables, m.num_constraints, full)?)
+    let (inputs, rows) = (m.num_instance_variables, m.num_constraints);
+    let domain = GeneralEvaluationDomain::<Fr>::new(rows + inputs)
+        .ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
+    let coset = domain
+        .get_coset(Fr::GENERATOR)
+        .ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
+    // a matrix times the assignment, row by row, into the evaluations over the domain; then
+    // into evaluations over the coset
+    let evaluations = |matrix: &Sparse, extra: &[Fr]| {
+        let mut v = vec![Fr::zero(); domain.size()];
+        v[..rows]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = m.eval(matrix, i, full));
+        v[rows..rows + extra.len()].copy_from_slice(extra);
+        domain.ifft_in_place(&mut v);
+        coset.fft_in_place(&mut v);
+        v
+    };
+    // libsnark's reduction: input i also owns the extra constraint rows + i in A
+    let mut ab = evaluations(&m.a, &full[..inputs]);
+    let b = evaluations(&m.b, &[]);
+    ab.par_iter_mut().zip(&b).for_each(|(x, y)| *x *= y);
+    drop(b);
+    let c = evaluations(&m.c, &[]);
+    let z_inverse = domain
+        .evaluate_vanishing_polynomial(Fr::GENERATOR)
+        .inverse()
+        .ok_or(SynthesisError::UnexpectedIdentity)?;
+    ab.par_iter_mut().zip(&c).for_each(|(x, c)| {
+        *x -= c;
+        *x *= z_inverse;
+    });
+    drop(c);
+    coset.ifft_in_place(&mut ab);
+    Ok(ab)
 }
 
 /// The proof from the assignment and its [`quotient`]: the five multi-scalar multiplications,

@@ -5,14 +5,13 @@
 //! distinct one once (as arkworks writes a field element uncompressed, 32 bytes): a circuit
 //! has millions of entries but few distinct coefficients (at batch 16, depth 12, the file is
 //! 84 MB, against 334 MB with every coefficient written out). Lengths and entries are blocks,
-//! read whole and split into rows on every core (0.55 s on one thread at batch 16 when each
-//! number was a read of its own).
+//! read whole and checked on every core (0.55 s on one thread at batch 16 when each number was
+//! a read of its own); in memory the entries stay in this form ([`crate::r1cs`]).
 
+use crate::r1cs::{Matrices, Sparse};
 use ark_bn254::Fr;
-use ark_relations::r1cs::{ConstraintMatrices, Matrix};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::io::{Error, Read, Result, Write};
 
 fn put(w: &mut dyn Write, n: usize) -> Result<()> {
@@ -26,7 +25,7 @@ fn get(r: &mut dyn Read) -> Result<usize> {
 }
 
 /// Writes `m`.
-pub fn write(w: &mut dyn Write, m: &ConstraintMatrices<Fr>) -> Result<()> {
+pub fn write(w: &mut dyn Write, m: &Matrices) -> Result<()> {
     for n in [
         m.num_instance_variables,
         m.num_witness_variables,
@@ -34,41 +33,25 @@ pub fn write(w: &mut dyn Write, m: &ConstraintMatrices<Fr>) -> Result<()> {
     ] {
         put(w, n)?;
     }
-    // the distinct coefficients once (±1, powers of two, Poseidon's constants...), then
-    // every entry as its variable and its coefficient's index
-    let mut index: HashMap<Fr, usize> = HashMap::new();
-    let mut table = Vec::new();
-    for row in [&m.a, &m.b, &m.c].into_iter().flatten() {
-        for (c, _) in row {
-            index.entry(*c).or_insert_with(|| {
-                table.push(*c);
-                table.len() - 1
-            });
-        }
-    }
-    put(w, table.len())?;
-    for c in &table {
+    put(w, m.coefficients.len())?;
+    for c in &m.coefficients {
         c.serialize_uncompressed(&mut *w).map_err(Error::other)?;
     }
     let mut block = Vec::new();
     for matrix in [&m.a, &m.b, &m.c] {
-        put(w, matrix.len())?;
-        put(w, matrix.iter().map(Vec::len).sum())?;
+        put(w, matrix.rows())?;
+        put(w, matrix.non_zero())?;
         block.clear();
-        for row in matrix {
-            block.extend(u32le(row.len())?);
+        for pair in matrix.starts.windows(2) {
+            block.extend((pair[1] - pair[0]).to_le_bytes());
         }
-        for (c, var) in matrix.iter().flatten() {
-            block.extend(u32le(*var)?);
-            block.extend(u32le(index[c])?);
+        for (var, k) in &matrix.entries {
+            block.extend(var.to_le_bytes());
+            block.extend(k.to_le_bytes());
         }
         w.write_all(&block)?;
     }
     Ok(())
-}
-
-fn u32le(n: usize) -> Result<[u8; 4]> {
-    Ok(u32::try_from(n).map_err(Error::other)?.to_le_bytes())
 }
 
 fn u32_at(b: &[u8], i: usize) -> usize {
@@ -88,17 +71,17 @@ fn block(r: &mut dyn Read, n: Option<usize>, size: usize) -> Result<Vec<u8>> {
 /// Reads what [`write`] wrote; `Err` on anything else (a variable or coefficient index out
 /// of range, row lengths that do not add up, a short file).
 /// `size` is the file's, which bounds every length read from it.
-pub fn read(r: &mut dyn Read, size: usize) -> Result<ConstraintMatrices<Fr>> {
+pub fn read(r: &mut dyn Read, size: usize) -> Result<Matrices> {
     let (instance, witness, constraints) = (get(r)?, get(r)?, get(r)?);
     let variables = instance + witness;
     let distinct = get(r)?;
     if distinct > size / 32 {
         return Err(Error::other("more coefficients than the file holds"));
     }
-    let table = (0..distinct)
+    let coefficients = (0..distinct)
         .map(|_| Fr::deserialize_uncompressed(&mut *r).map_err(Error::other))
         .collect::<Result<Vec<_>>>()?;
-    let mut read_matrix = || -> Result<(Matrix<Fr>, usize)> {
+    let mut read_matrix = || -> Result<Sparse> {
         let (rows, entries) = (get(r)?, get(r)?);
         if rows != constraints {
             return Err(Error::other("a matrix with another number of rows"));
@@ -106,40 +89,33 @@ pub fn read(r: &mut dyn Read, size: usize) -> Result<ConstraintMatrices<Fr>> {
         let lens = block(r, rows.checked_mul(4), size)?;
         let body = block(r, entries.checked_mul(8), size)?;
         let mut starts = Vec::with_capacity(rows + 1);
-        starts.push(0usize);
+        starts.push(0u32);
+        let mut end = 0u64;
         for i in 0..rows {
-            starts.push(starts[i] + u32_at(&lens, i));
+            end += u32_at(&lens, i) as u64;
+            starts.push(u32::try_from(end).map_err(Error::other)?);
         }
-        if starts[rows] != entries {
+        if end != entries as u64 {
             return Err(Error::other("row lengths do not add up to the entries"));
         }
-        let matrix = (0..rows)
-            .into_par_iter()
-            .map(|i| {
-                // sized exactly: a row collected through `Result` would grow by doubling
-                let mut row = Vec::with_capacity(starts[i + 1] - starts[i]);
-                for e in starts[i]..starts[i + 1] {
-                    let (var, c) = (u32_at(&body, 2 * e), u32_at(&body, 2 * e + 1));
-                    match table.get(c) {
-                        Some(c) if var < variables => row.push((*c, var)),
-                        _ => return Err(Error::other("a variable or coefficient out of range")),
-                    }
-                }
-                Ok(row)
-            })
-            .collect::<Result<Matrix<Fr>>>()?;
-        Ok((matrix, entries))
+        let entries: Vec<(u32, u32)> = body
+            .par_chunks_exact(8)
+            .map(|e| (u32_at(e, 0) as u32, u32_at(e, 1) as u32))
+            .collect();
+        if entries
+            .par_iter()
+            .any(|&(var, k)| var as usize >= variables || k as usize >= distinct)
+        {
+            return Err(Error::other("a variable or coefficient out of range"));
+        }
+        Ok(Sparse { starts, entries })
     };
-    let (a, a_num_non_zero) = read_matrix()?;
-    let (b, b_num_non_zero) = read_matrix()?;
-    let (c, c_num_non_zero) = read_matrix()?;
-    Ok(ConstraintMatrices {
+    let (a, b, c) = (read_matrix()?, read_matrix()?, read_matrix()?);
+    Ok(Matrices {
         num_instance_variables: instance,
         num_witness_variables: witness,
         num_constraints: constraints,
-        a_num_non_zero,
-        b_num_non_zero,
-        c_num_non_zero,
+        coefficients,
         a,
         b,
         c,

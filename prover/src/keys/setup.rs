@@ -8,6 +8,7 @@
 //! chunks so that a progress bar can say how far they are, and the randomness is drawn in
 //! arkworks' order, so that a seed gives exactly arkworks' key (tests/setup.rs checks it).
 
+use crate::r1cs::{Matrices, Sparse};
 use crate::Curve;
 use ark_bn254::{Fr, G1Projective, G2Projective};
 use ark_ec::scalar_mul::{BatchMulPreprocessing, ScalarMul};
@@ -15,7 +16,7 @@ use ark_ec::CurveGroup;
 use ark_ff::{Field, UniformRand, Zero};
 use ark_groth16::{ProvingKey, VerifyingKey};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
-use ark_relations::r1cs::{ConstraintMatrices, Matrix, SynthesisError};
+use ark_relations::r1cs::SynthesisError;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
@@ -26,21 +27,21 @@ const G2_WEIGHT: u64 = 3;
 
 /// The progress units [`generate`] reports for `m`: one per G1 scalar multiplication,
 /// [`G2_WEIGHT`] per G2 one.
-pub(super) fn work(m: &ConstraintMatrices<Fr>) -> u64 {
+pub(super) fn work(m: &Matrices) -> u64 {
     let vars = (m.num_instance_variables + m.num_witness_variables) as u64;
     let domain = domain(m).map_or(0, |d| d.size() as u64);
     // A, B in G1 and G2, H (domain − 1 powers), L and the verifying key's inputs
     2 * vars + G2_WEIGHT * vars + (domain - 1) + vars
 }
 
-fn domain(m: &ConstraintMatrices<Fr>) -> Option<GeneralEvaluationDomain<Fr>> {
+fn domain(m: &Matrices) -> Option<GeneralEvaluationDomain<Fr>> {
     GeneralEvaluationDomain::new(m.num_constraints + m.num_instance_variables)
 }
 
 /// The proving key of the circuit whose matrices are `m`, with randomness from `rng`; `pb`
 /// advances by [`work`] in all.
 pub(super) fn generate(
-    m: &ConstraintMatrices<Fr>,
+    m: &Matrices,
     rng: &mut impl rand::Rng,
     pb: &ProgressBar,
 ) -> Result<ProvingKey<Curve>, SynthesisError> {
@@ -112,17 +113,16 @@ pub(super) fn generate(
 /// (libsnark's reduction, as arkworks' `LibsnarkReduction`: input `i` also owns the extra
 /// constraint `num_constraints + i` in A).
 fn qap_at(
-    m: &ConstraintMatrices<Fr>,
+    m: &Matrices,
     domain: &GeneralEvaluationDomain<Fr>,
     t: Fr,
 ) -> (Vec<Fr>, Vec<Fr>, Vec<Fr>, Fr) {
     let u = domain.evaluate_all_lagrange_coefficients(t);
-    let vars = m.num_instance_variables + m.num_witness_variables;
-    let at = |matrix: &Matrix<Fr>| {
-        let mut v = vec![Fr::zero(); vars];
-        for (row, u_i) in matrix.iter().zip(&u) {
-            for (coeff, var) in row {
-                v[*var] += *u_i * coeff;
+    let at = |matrix: &Sparse| {
+        let mut v = vec![Fr::zero(); m.num_variables()];
+        for (i, u_i) in u.iter().enumerate().take(matrix.rows()) {
+            for (coeff, var) in m.terms(matrix, i) {
+                v[var] += *u_i * coeff;
             }
         }
         v

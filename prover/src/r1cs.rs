@@ -1,0 +1,154 @@
+//! The constraint matrices as a prover holds them: compressed sparse rows of `u32`s.
+//!
+//! arkworks' `ConstraintMatrices` keeps every row as a `Vec<(Fr, usize)>`: 40 bytes per entry
+//! plus a heap block and a 24-byte header per row. Ferry's circuit has about 16 entries per
+//! constraint (SHA-256's bit packing, Poseidon's linear layers) but only a few thousand
+//! distinct coefficients, so at depth 12 and batch 16 the matrices took about 480 MB in memory
+//! for an 88 MB cache file. Here an entry is its variable and the index of its coefficient in
+//! one table of the distinct ones (8 bytes), and a row is a range of entries: the same layout
+//! as the cache file (`keys/matrices.rs`), so loading is a copy.
+
+use ark_bn254::Fr;
+use ark_ff::{One, Zero};
+use ark_relations::r1cs::{ConstraintMatrices, Matrix};
+use std::collections::HashMap;
+
+/// One matrix: row `i` is `entries[starts[i]..starts[i + 1]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sparse {
+    /// Where each row starts in `entries`, and one past the last row's end.
+    pub(crate) starts: Vec<u32>,
+    /// `(variable, index of the coefficient in the table)` of every row, in row order.
+    pub(crate) entries: Vec<(u32, u32)>,
+}
+
+impl Sparse {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    /// Number of non-zero entries.
+    pub fn non_zero(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Row `i`'s entries.
+    pub fn row(&self, i: usize) -> &[(u32, u32)] {
+        &self.entries[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+}
+
+/// The three R1CS matrices of a circuit and their sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matrices {
+    /// Instance variables, the constant `1` included.
+    pub num_instance_variables: usize,
+    /// Witness variables.
+    pub num_witness_variables: usize,
+    /// Constraints (rows of each matrix).
+    pub num_constraints: usize,
+    /// The distinct coefficients, in order of first appearance (A, B, then C, row by row).
+    pub coefficients: Vec<Fr>,
+    /// A.
+    pub a: Sparse,
+    /// B.
+    pub b: Sparse,
+    /// C.
+    pub c: Sparse,
+}
+
+/// Why matrices could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("constraint system too large for 32-bit indices: {0}")]
+pub struct TooLarge(&'static str);
+
+impl Matrices {
+    /// The compact form of arkworks' matrices.
+    pub fn from_arkworks(m: &ConstraintMatrices<Fr>) -> Result<Self, TooLarge> {
+        let mut index: HashMap<Fr, u32> = HashMap::new();
+        let mut coefficients = Vec::new();
+        let mut sparse = |matrix: &Matrix<Fr>| -> Result<Sparse, TooLarge> {
+            let mut starts = Vec::with_capacity(matrix.len() + 1);
+            let mut entries = Vec::with_capacity(matrix.iter().map(Vec::len).sum());
+            starts.push(0);
+            for row in matrix {
+                for (c, var) in row {
+                    let k = match index.get(c) {
+                        Some(&k) => k,
+                        None => {
+                            let k = u32::try_from(coefficients.len())
+                                .map_err(|_| TooLarge("coefficients"))?;
+                            coefficients.push(*c);
+                            index.insert(*c, k);
+                            k
+                        }
+                    };
+                    let var = u32::try_from(*var).map_err(|_| TooLarge("variables"))?;
+                    entries.push((var, k));
+                }
+                starts.push(u32::try_from(entries.len()).map_err(|_| TooLarge("entries"))?);
+            }
+            Ok(Sparse { starts, entries })
+        };
+        let (a, b, c) = (sparse(&m.a)?, sparse(&m.b)?, sparse(&m.c)?);
+        Ok(Self {
+            num_instance_variables: m.num_instance_variables,
+            num_witness_variables: m.num_witness_variables,
+            num_constraints: m.num_constraints,
+            coefficients,
+            a,
+            b,
+            c,
+        })
+    }
+
+    /// arkworks' form of the same matrices (for comparisons with arkworks' own algorithms).
+    pub fn to_arkworks(&self) -> ConstraintMatrices<Fr> {
+        let matrix = |s: &Sparse| -> Matrix<Fr> {
+            (0..s.rows())
+                .map(|i| self.terms(s, i).map(|(c, v)| (*c, v)).collect())
+                .collect()
+        };
+        ConstraintMatrices {
+            num_instance_variables: self.num_instance_variables,
+            num_witness_variables: self.num_witness_variables,
+            num_constraints: self.num_constraints,
+            a_num_non_zero: self.a.non_zero(),
+            b_num_non_zero: self.b.non_zero(),
+            c_num_non_zero: self.c.non_zero(),
+            a: matrix(&self.a),
+            b: matrix(&self.b),
+            c: matrix(&self.c),
+        }
+    }
+
+    /// Number of variables, the constant `1` included.
+    pub fn num_variables(&self) -> usize {
+        self.num_instance_variables + self.num_witness_variables
+    }
+
+    /// Row `i` of `s` (one of this circuit's matrices) as `(coefficient, variable)` pairs.
+    pub fn terms<'a>(
+        &'a self,
+        s: &'a Sparse,
+        i: usize,
+    ) -> impl Iterator<Item = (&'a Fr, usize)> + 'a {
+        s.row(i)
+            .iter()
+            .map(|&(var, k)| (&self.coefficients[k as usize], var as usize))
+    }
+
+    /// Row `i` of `s` times the assignment `z`.
+    pub fn eval(&self, s: &Sparse, i: usize, z: &[Fr]) -> Fr {
+        let mut sum = Fr::zero();
+        for (c, var) in self.terms(s, i) {
+            if c.is_one() {
+                sum += z[var];
+            } else {
+                sum += z[var] * c;
+            }
+        }
+        sum
+    }
+}
