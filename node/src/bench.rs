@@ -24,6 +24,14 @@ pub struct ProverArgs {
     /// Skip arkworks' stock prover (re-synthesis per proof), which the table compares against.
     #[arg(long)]
     no_plain: bool,
+    /// Skip timing the key's load compressed and uncompressed (both held in memory at once:
+    /// minutes and gigabytes at batch 256).
+    #[arg(long)]
+    no_key_formats: bool,
+    /// Read keys and matrices from this cache (made there when missing), as a prover process
+    /// does: the memory columns are then a prover's that starts from the cache.
+    #[arg(long)]
+    keys_dir: Option<std::path::PathBuf>,
     /// Seed for keys, accounts and transfers.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -35,10 +43,11 @@ fn mib(bytes: u64) -> f64 {
 
 fn print_table(rows: &[BenchRow]) {
     println!(
-        "{:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "{:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>8}",
         "batch",
         "constr",
         "c/xfer",
+        "synth s",
         "setup s",
         "wit s",
         "prove s",
@@ -49,7 +58,10 @@ fn print_table(rows: &[BenchRow]) {
         "stock s",
         "stock/s",
         "speedup",
-        "RSS MiB",
+        "setup MiB",
+        "keys MiB",
+        "wit MiB",
+        "prove MiB",
         "pk MiB"
     );
     for r in rows {
@@ -62,10 +74,11 @@ fn print_table(rows: &[BenchRow]) {
             _ => ("-".into(), "-".into(), "-".into()),
         };
         println!(
-            "{:>5} {:>9} {:>8} {:>8.2} {:>8.3} {:>8.2} {:>7.2} {:>7.2} {:>7.1} {:>8.2} {:>9} {:>8} {:>8} {:>8.0} {:>8.1}",
+            "{:>5} {:>9} {:>8} {:>8.2} {:>8.2} {:>8.3} {:>8.2} {:>7.2} {:>7.2} {:>7.1} {:>8.2} {:>9} {:>8} {:>8} {:>9.0} {:>8.0} {:>8.0} {:>9.0} {:>8.1}",
             r.batch_size,
             r.constraints,
             r.constraints_per_transfer,
+            r.synthesis_s,
             r.setup_s,
             r.witness_s,
             r.prove_s,
@@ -76,20 +89,36 @@ fn print_table(rows: &[BenchRow]) {
             stock,
             stock_tps,
             speedup,
-            mib(r.peak_rss_bytes),
+            mib(r.setup_peak_rss_bytes),
+            mib(r.keys_rss_bytes),
+            mib(r.witness_peak_rss_bytes),
+            mib(r.prove_peak_rss_bytes),
             mib(r.pk_bytes as u64),
         );
     }
-    if let Some(r) = rows.last() {
+    let last = rows.last();
+    if let Some((r, (bytes, (load, compressed_load)))) = last.and_then(|r| {
+        Some((
+            r,
+            (
+                r.pk_compressed_bytes?,
+                (r.pk_load_s?, r.pk_compressed_load_s?),
+            ),
+        ))
+    }) {
         println!(
             "proving key at batch {}: {:.1} MiB uncompressed (load {:.2} s) vs {:.1} MiB compressed (load {:.2} s); Ferry caches uncompressed",
             r.batch_size,
             mib(r.pk_bytes as u64),
-            r.pk_load_s,
-            mib(r.pk_compressed_bytes as u64),
-            r.pk_compressed_load_s
+            load,
+            mib(bytes as u64),
+            compressed_load
         );
     }
+    if rows.iter().any(|r| r.keys_from_cache) {
+        println!("keys read from the cache: synth s and setup s are the matrices' and the key's load times");
+    }
+    println!("setup MiB: peak RSS of synthesis and setup; keys MiB: resident after setup (keys and matrices); wit MiB: peak through the witness; prove MiB: peak through the proof (QAP, MSMs)");
     println!(
         "xfer/s = batch / (witness + prove); prove = qap (witness map, FFTs) + msm; stock = arkworks Groth16::prove on the same key; {} threads",
         rayon_threads()
@@ -107,6 +136,8 @@ pub fn prover(args: &ProverArgs) -> Result<()> {
         batch_sizes: args.batch_sizes.clone(),
         plain: !args.no_plain,
         seed: args.seed,
+        key_formats: !args.no_key_formats,
+        keys_dir: args.keys_dir.clone(),
     };
     eprintln!(
         "ferry bench prover: depth {} ({} accounts), batch sizes {:?}",

@@ -4,6 +4,7 @@
 
 use crate::keys::{serialization_cost, CircuitShape, Keys};
 use crate::prove::{prove_plain, prove_with_quotient, quotient, verify, witness};
+use ark_serialize::CanonicalSerialize;
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
@@ -24,6 +25,13 @@ pub struct BenchConfig {
     pub plain: bool,
     /// Seed for keys, accounts and transfers.
     pub seed: u64,
+    /// Also time loading the key compressed and uncompressed (in memory, both forms held at
+    /// once: at batch 256 that is minutes and gigabytes).
+    pub key_formats: bool,
+    /// Read the keys and the matrices from this cache (and cache them there when missing),
+    /// as a prover process does, instead of a setup in the benchmark's own process: the
+    /// memory figures are then those of a prover that starts from the cache.
+    pub keys_dir: Option<std::path::PathBuf>,
 }
 
 /// Figures for one batch size. Times in seconds.
@@ -35,8 +43,13 @@ pub struct BenchRow {
     pub constraints: usize,
     /// Constraints of one transfer slot.
     pub constraints_per_transfer: usize,
-    /// Synthesis of the matrices plus Groth16 setup.
+    /// Synthesis of the circuit into its matrices (with `keys_dir`: their load, or their
+    /// synthesis when not cached).
+    pub synthesis_s: f64,
+    /// Groth16 setup from the matrices (with `keys_dir`: the key's load, or its setup).
     pub setup_s: f64,
+    /// Whether the keys came from the cache of `keys_dir`.
+    pub keys_from_cache: bool,
     /// Assignment from the native trace.
     pub witness_s: f64,
     /// Groth16 proving from the precomputed matrices: `qap_s + msm_s`.
@@ -53,16 +66,24 @@ pub struct BenchRow {
     pub plain_prove_s: Option<f64>,
     /// `batch_size / plain_prove_s`.
     pub plain_transfers_per_s: Option<f64>,
-    /// Peak resident memory while this size ran (bytes; 0 if unknown).
-    pub peak_rss_bytes: u64,
+    /// Peak resident memory of synthesis and setup (bytes; 0 if unknown).
+    pub setup_peak_rss_bytes: u64,
+    /// Resident memory once setup's garbage is given back: the keys and the matrices a prover
+    /// holds (bytes; 0 if unknown).
+    pub keys_rss_bytes: u64,
+    /// Peak resident memory through witness generation (bytes; 0 if unknown).
+    pub witness_peak_rss_bytes: u64,
+    /// Peak resident memory from the keys made to the proof verified: what a prover holding
+    /// the keys and the matrices needs (bytes; 0 if unknown).
+    pub prove_peak_rss_bytes: u64,
     /// Proving key, uncompressed (as cached).
     pub pk_bytes: usize,
-    /// Proving key, compressed.
-    pub pk_compressed_bytes: usize,
-    /// Load time, uncompressed.
-    pub pk_load_s: f64,
-    /// Load time, compressed.
-    pub pk_compressed_load_s: f64,
+    /// Proving key, compressed (with `key_formats`).
+    pub pk_compressed_bytes: Option<usize>,
+    /// Load time, uncompressed (with `key_formats`).
+    pub pk_load_s: Option<f64>,
+    /// Load time, compressed (with `key_formats`).
+    pub pk_compressed_load_s: Option<f64>,
 }
 
 /// A state of `n` funded accounts and their keys.
@@ -116,11 +137,21 @@ pub fn random_transfer_batch(
 
 /// Peak RSS of this process since the last [`reset_peak_rss`] (Linux; 0 elsewhere).
 pub fn peak_rss() -> u64 {
+    status_bytes("VmHWM:")
+}
+
+/// RSS of this process now (Linux; 0 elsewhere).
+pub fn current_rss() -> u64 {
+    status_bytes("VmRSS:")
+}
+
+/// A `/proc/self/status` field given in kB, in bytes.
+fn status_bytes(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
@@ -144,11 +175,27 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
             transfers: size,
             withdrawals: 0,
         };
-        pb.set_message(format!("batch {size}: setup"));
+        pb.set_message(format!("batch {size}: synthesis and setup"));
         let t = Instant::now();
-        let shape = CircuitShape::synthesize(params)?;
-        let keys = Keys::generate(shape, Some(cfg.seed), true)?;
+        let shape = match &cfg.keys_dir {
+            Some(dir) => CircuitShape::load_or_synthesize(dir, params)?,
+            None => CircuitShape::synthesize(params)?,
+        };
+        let synthesis_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let (keys, keys_from_cache) = match &cfg.keys_dir {
+            Some(dir) => {
+                let (keys, source) =
+                    Keys::load_or_generate_shape(dir, shape, Some(cfg.seed), true)?;
+                (keys, matches!(source, crate::keys::KeySource::Cache))
+            }
+            None => (Keys::generate(shape, Some(cfg.seed), true)?, false),
+        };
         let setup_s = t.elapsed().as_secs_f64();
+        let setup_peak_rss_bytes = peak_rss();
+        crate::heap::give_back_freed();
+        let keys_rss_bytes = current_rss();
+        reset_peak_rss();
         pb.inc(1);
 
         let batch = random_transfer_batch(params, &mut rng);
@@ -156,6 +203,7 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
         let t = Instant::now();
         let full = witness(&keys, &batch.witness)?;
         let witness_s = t.elapsed().as_secs_f64();
+        let witness_peak_rss_bytes = peak_rss();
         pb.inc(1);
 
         pb.set_message(format!("batch {size}: prove"));
@@ -174,6 +222,7 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
         let ok = verify(&keys.verifier, &inputs, &proof);
         let verify_s = t.elapsed().as_secs_f64();
         assert!(ok, "a proof of an honest batch must verify");
+        let prove_peak_rss_bytes = peak_rss();
         pb.inc(1);
 
         let plain_prove_s = if cfg.plain {
@@ -188,13 +237,15 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
             None
         };
 
-        let cost = serialization_cost(&keys.pk);
+        let cost = cfg.key_formats.then(|| serialization_cost(&keys.pk));
         let b = ferry_circuits::circuit::constraint_report(params)?;
         rows.push(BenchRow {
             batch_size: size,
             constraints: keys.shape.num_constraints(),
             constraints_per_transfer: b.transfer,
+            synthesis_s,
             setup_s,
+            keys_from_cache,
             witness_s,
             prove_s,
             qap_s,
@@ -203,11 +254,14 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
             transfers_per_s: size as f64 / (witness_s + prove_s),
             plain_prove_s,
             plain_transfers_per_s: plain_prove_s.map(|s| size as f64 / s),
-            peak_rss_bytes: peak_rss(),
-            pk_bytes: cost.uncompressed_bytes,
-            pk_compressed_bytes: cost.compressed_bytes,
-            pk_load_s: cost.uncompressed_load.as_secs_f64(),
-            pk_compressed_load_s: cost.compressed_load.as_secs_f64(),
+            setup_peak_rss_bytes,
+            keys_rss_bytes,
+            witness_peak_rss_bytes,
+            prove_peak_rss_bytes,
+            pk_bytes: keys.pk.uncompressed_size(),
+            pk_compressed_bytes: cost.map(|c| c.compressed_bytes),
+            pk_load_s: cost.map(|c| c.uncompressed_load.as_secs_f64()),
+            pk_compressed_load_s: cost.map(|c| c.compressed_load.as_secs_f64()),
         });
     }
     pb.finish_and_clear();

@@ -11,6 +11,8 @@ fn one_row_per_size_with_both_phases_and_the_stock_prover() {
         batch_sizes: vec![1, 2],
         plain: true,
         seed: 5,
+        key_formats: true,
+        keys_dir: None,
     };
     let rows = run(&cfg, &ProgressBar::hidden()).unwrap();
     assert_eq!(
@@ -21,7 +23,8 @@ fn one_row_per_size_with_both_phases_and_the_stock_prover() {
     for r in &rows {
         assert!(r.qap_s > 0.0 && r.msm_s > 0.0, "{r:?}");
         assert!(r.plain_prove_s.is_some(), "the stock prover ran");
-        assert!(r.pk_bytes > r.pk_compressed_bytes);
+        assert!(r.pk_bytes > r.pk_compressed_bytes.unwrap());
+        assert!(r.synthesis_s > 0.0 && r.setup_s > 0.0, "{r:?}");
         let json = serde_json::to_value(r).unwrap();
         assert!(json["msm_s"].as_f64().is_some() && json["qap_s"].as_f64().is_some());
     }
