@@ -238,7 +238,13 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
         };
 
         let cost = cfg.key_formats.then(|| serialization_cost(&keys.pk));
-        let b = ferry_circuits::circuit::constraint_report(params)?;
+        // a slot's constraints do not depend on the batch size: count them in a one-slot
+        // circuit (the whole batch's report synthesizes it again with every constraint held:
+        // 12.8 GB at batch 256, depth 2, more than the proof)
+        let b = ferry_circuits::circuit::constraint_report(CircuitParams {
+            transfers: 1,
+            ..params
+        })?;
         rows.push(BenchRow {
             batch_size: size,
             constraints: keys.shape.num_constraints(),
