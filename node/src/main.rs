@@ -201,6 +201,9 @@ fn keys(args: &KeysArgs) -> Result<()> {
         KeySource::Cache => "loaded cached keys",
         KeySource::Generated => "generated keys",
         KeySource::RegeneratedStale => "replaced stale keys (the circuit changed) with new ones",
+        KeySource::RegeneratedOldFormat => {
+            "replaced keys an older Ferry wrote in its own format with new ones"
+        }
     };
     if args.shape.json {
         let out = serde_json::json!({

@@ -286,6 +286,9 @@ pub enum KeySource {
     Generated,
     /// Generated now because the cached one was for another constraint system.
     RegeneratedStale,
+    /// Generated now because the cached one, for this constraint system, was written by an
+    /// older Ferry in its own format.
+    RegeneratedOldFormat,
 }
 
 /// A bar over `len` units of setup work, hidden when `quiet`.
@@ -374,19 +377,22 @@ impl Keys {
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let path = dir.join(shape.file_name());
+        let mut source = KeySource::Generated;
         if path.exists() {
-            if let Some(pk) = usable(read_key(&path, &shape.digest))? {
-                return Ok((Self::from_parts(shape, pk), KeySource::Cache));
+            match usable(read_key(&path, &shape.digest))? {
+                Some(pk) => return Ok((Self::from_parts(shape, pk), KeySource::Cache)),
+                None => source = KeySource::RegeneratedOldFormat,
             }
         }
-        let mut source = KeySource::Generated;
         let prefix = format!("{}-", params.slug());
         for entry in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with(&prefix) && name.ends_with(".pk") {
                 // same parameters, another constraint system: never use it
                 std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
-                source = KeySource::RegeneratedStale;
+                if entry.path() != path {
+                    source = KeySource::RegeneratedStale;
+                }
             }
         }
         let keys = Self::generate(shape, seed, quiet)?;

@@ -114,7 +114,7 @@ fn a_stale_cached_key_is_detected_and_regenerated() {
     };
     old_format(b"FERRYPK2");
     let (again, source) = Keys::load_or_generate(dir.path(), p, Some(3), true).unwrap();
-    assert_eq!(source, KeySource::RegeneratedStale);
+    assert_eq!(source, KeySource::RegeneratedOldFormat);
     assert_eq!(again.pk, keys.pk);
     old_format(b"FERRYPK9");
     let err = Keys::load_or_generate(dir.path(), p, Some(3), true).unwrap_err();
