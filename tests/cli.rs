@@ -78,3 +78,35 @@ fn a_bad_key_and_an_unreachable_node_are_one_sentence_each() {
     one_sentence(&err);
     assert!(err.contains("cannot reach the node"), "{err}");
 }
+
+/// Where stderr is a pipe (a log, a service) the setup's progress bar draws nothing, so the
+/// setup says in lines how far it is; a start with the keys cached has no setup to report.
+#[test]
+fn a_setup_logged_to_a_pipe_says_how_far_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = |dir: &std::path::Path| {
+        let out = Command::new(ferry_tests::ferry())
+            .args([
+                "keys",
+                "--depth",
+                "2",
+                "--transfers",
+                "1",
+                "--withdrawals",
+                "0",
+            ])
+            .args(["--deposits", "0", "--seed", "1", "--keys-dir"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let first = keys(dir.path());
+    assert!(
+        first.contains("Groth16 setup for d2-t1-w0-p0") && first.contains("  0%"),
+        "{first}"
+    );
+    let again = keys(dir.path());
+    assert!(!again.contains("Groth16 setup"), "{again}");
+}
