@@ -8,7 +8,8 @@
 //! `beta_g1`, `delta_g1` come first in arkworks' uncompressed form (a verifier reads only
 //! them); the five point vectors follow in the Montgomery form the prover computes with
 //! ([`points`]), so that loading is a copy on every core, not a conversion per coordinate.
-//! A key file of an older format is regenerated like a stale one.
+//! A key file of an older format is regenerated like a stale one, and reported as such. The
+//! file layout and its checks are in [`file`], the setup's progress in [`progress`].
 //!
 //! The synthesized circuit is cached beside the keys (`<slug>-<sources key>.r1cs`, see
 //! [`CircuitShape::load_or_synthesize`]), so that a start with unchanged circuit sources does
@@ -19,30 +20,26 @@ use crate::Curve;
 use ark_bn254::Fr;
 use ark_groth16::{PreparedVerifyingKey, ProvingKey, VerifyingKey};
 use ark_relations::r1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
+    ConstraintMatrices, ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
 };
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ferry_circuits::batch::BatchWitness;
 use ferry_circuits::circuit::BatchCircuit;
 use ferry_circuits::{CircuitParams, Domain};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use sha3::{Digest, Keccak256};
-use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod file;
 mod matrices;
 mod points;
+mod progress;
 mod setup;
 
-const MAGIC: &[u8; 8] = b"FERRYPK3";
-/// Magic of a cached circuit (`<slug>-<sources key>.r1cs`): its header digest is
-/// [`sources_key`], and the body the circuit digest then the matrices.
-const SHAPE_MAGIC: &[u8; 8] = b"FERRYCS2";
-/// Header (magic and circuit digest) and trailer (checksum) sizes.
-const HEADER: u64 = 40;
-const TRAILER: u64 = 32;
+use file::{read_checked, usable, write_checked, SHAPE_MAGIC};
+pub use file::{read_key, read_vk, write_key};
+use progress::progress;
 
 /// Why keys could not be made or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -91,28 +88,30 @@ pub struct CircuitShape {
 }
 
 impl CircuitShape {
+    /// arkworks' matrices of the circuit of `params`, synthesized in setup mode.
+    pub fn arkworks_matrices(params: CircuitParams) -> Result<ConstraintMatrices<Fr>, KeyError> {
+        params.validate()?;
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Setup);
+        let root = ferry_circuits::merkle::empty_roots(params.depth)[params.depth];
+        BatchCircuit {
+            witness: BatchWitness::noops(params, root, Domain::default()),
+        }
+        .generate_constraints(cs.clone())?;
+        cs.finalize();
+        Ok(cs
+            .to_matrices()
+            .ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?)
+    }
+
     /// Synthesizes the circuit of `params` (setup mode) and digests it.
     pub fn synthesize(params: CircuitParams) -> Result<Self, KeyError> {
-        params.validate()?;
-        let matrices = {
-            let cs = ConstraintSystem::<Fr>::new_ref();
-            cs.set_optimization_goal(OptimizationGoal::Constraints);
-            cs.set_mode(SynthesisMode::Setup);
-            let root = ferry_circuits::merkle::empty_roots(params.depth)[params.depth];
-            BatchCircuit {
-                witness: BatchWitness::noops(params, root, Domain::default()),
-            }
-            .generate_constraints(cs.clone())?;
-            cs.finalize();
-            let m = cs
-                .to_matrices()
-                .ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?;
-            drop(cs);
-            Matrices::from_arkworks(&m)?
-        };
+        // the constraint system is dropped before the compact copy is made
+        let matrices = Matrices::from_arkworks(&Self::arkworks_matrices(params)?)?;
         // the constraint system is gone, and most of what synthesis allocated with it
         crate::heap::give_back_freed();
-        let digest = digest(&matrices);
+        let digest = matrices.digest();
         Ok(Self {
             params,
             matrices,
@@ -186,39 +185,6 @@ fn sources_key(params: &CircuitParams) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn digest(m: &Matrices) -> [u8; 32] {
-    let mut h = Keccak256::new();
-    for n in [
-        m.num_instance_variables,
-        m.num_witness_variables,
-        m.num_constraints,
-    ] {
-        h.update((n as u64).to_be_bytes());
-    }
-    // every entry as its coefficient (uncompressed) and its variable: each coefficient is
-    // serialized once, not once per entry
-    let coefficients: Vec<Vec<u8>> = m
-        .coefficients
-        .iter()
-        .map(|c| {
-            let mut buf = Vec::with_capacity(32);
-            c.serialize_uncompressed(&mut buf).expect("in-memory");
-            buf
-        })
-        .collect();
-    for matrix in [&m.a, &m.b, &m.c] {
-        for i in 0..matrix.rows() {
-            let row = matrix.row(i);
-            h.update((row.len() as u64).to_be_bytes());
-            for &(var, k) in row {
-                h.update(&coefficients[k as usize]);
-                h.update((var as u64).to_be_bytes());
-            }
-        }
-    }
-    h.finalize().into()
-}
-
 /// Everything needed to prove and verify batches of one circuit.
 #[derive(Debug)]
 pub struct Keys {
@@ -289,54 +255,6 @@ pub enum KeySource {
     /// Generated now because the cached one, for this constraint system, was written by an
     /// older Ferry in its own format.
     RegeneratedOldFormat,
-}
-
-/// A bar over `len` units of setup work, hidden when `quiet`.
-fn progress(title: String, len: u64, quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix}: {msg:<12} [{bar:30}] {percent:>3}% {elapsed} (eta {eta})",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(title.clone());
-    pb.enable_steady_tick(Duration::from_millis(200));
-    if !std::io::stderr().is_terminal() {
-        log_progress(&pb, title);
-    }
-    pb
-}
-
-/// Where stderr is not a terminal (a log file, a pipe, a service), the bar draws nothing:
-/// a line at each tenth of the work says instead how far the setup is, for as long as the
-/// bar lives.
-fn log_progress(pb: &ProgressBar, title: String) {
-    eprintln!("{title}:   0%");
-    let weak = pb.downgrade();
-    let started = Instant::now();
-    std::thread::spawn(move || {
-        let mut said = 0;
-        while let Some(pb) = weak.upgrade() {
-            let len = pb.length().unwrap_or(0).max(1);
-            let tenth = pb.position().min(len) * 10 / len;
-            if tenth > said && !pb.is_finished() {
-                eprintln!(
-                    "{title}: {:>3}% {} ({:.0} s)",
-                    tenth * 10,
-                    pb.message(),
-                    started.elapsed().as_secs_f64()
-                );
-                said = tenth;
-            }
-            drop(pb);
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    });
 }
 
 impl Keys {
@@ -428,165 +346,6 @@ impl Keys {
         let keys = Self::generate(shape, seed, quiet)?;
         write_key(&path, &keys.shape.digest, &keys.pk)?;
         Ok((keys, source))
-    }
-}
-
-/// A cached key, or `None` when an older Ferry wrote it: the caller regenerates it and
-/// deletes the file as stale.
-fn usable<T>(read: Result<T, KeyError>) -> Result<Option<T>, KeyError> {
-    match read {
-        Ok(t) => Ok(Some(t)),
-        Err(KeyError::OldFormat(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn ark(e: ark_serialize::SerializationError) -> std::io::Error {
-    std::io::Error::other(e.to_string())
-}
-
-/// Writes a key file atomically (temporary file, then rename).
-pub fn write_key(path: &Path, digest: &[u8; 32], pk: &ProvingKey<Curve>) -> Result<(), KeyError> {
-    write_checked(path, MAGIC, digest, |f| {
-        pk.vk.serialize_uncompressed(&mut *f).map_err(ark)?;
-        pk.beta_g1.serialize_uncompressed(&mut *f).map_err(ark)?;
-        pk.delta_g1.serialize_uncompressed(&mut *f).map_err(ark)?;
-        points::write(f, &pk.a_query)?;
-        points::write(f, &pk.b_g1_query)?;
-        points::write(f, &pk.b_g2_query)?;
-        points::write(f, &pk.h_query)?;
-        points::write(f, &pk.l_query)
-    })
-}
-
-/// Writes `magic`, `digest`, what `body` writes and the BLAKE3 hash of it all, atomically
-/// (temporary file, then rename).
-fn write_checked(
-    path: &Path,
-    magic: &[u8; 8],
-    digest: &[u8; 32],
-    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<(), KeyError> {
-    let err = |source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    let file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
-    let mut f = Hashing::new(file);
-    f.write_all(magic).map_err(err)?;
-    f.write_all(digest).map_err(err)?;
-    body(&mut f).map_err(err)?;
-    let (mut f, sum) = f.finish();
-    f.write_all(&sum).map_err(err)?;
-    f.into_inner()
-        .map_err(|e| err(e.into_error()))?
-        .sync_all()
-        .map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
-}
-
-/// Reads a key file, checking its header against `digest` and its checksum.
-pub fn read_key(path: &Path, digest: &[u8; 32]) -> Result<ProvingKey<Curve>, KeyError> {
-    read_checked(path, MAGIC, digest, |r, size| {
-        Some(ProvingKey {
-            vk: VerifyingKey::deserialize_uncompressed_unchecked(&mut *r).ok()?,
-            beta_g1: CanonicalDeserialize::deserialize_uncompressed_unchecked(&mut *r).ok()?,
-            delta_g1: CanonicalDeserialize::deserialize_uncompressed_unchecked(&mut *r).ok()?,
-            a_query: points::read(r, size).ok()?,
-            b_g1_query: points::read(r, size).ok()?,
-            b_g2_query: points::read(r, size).ok()?,
-            h_query: points::read(r, size).ok()?,
-            l_query: points::read(r, size).ok()?,
-        })
-    })
-}
-
-/// Reads only the verifying key from a key file (a serialized proving key starts with it);
-/// the rest is read too, to check the whole file's checksum.
-pub fn read_vk(path: &Path, digest: &[u8; 32]) -> Result<VerifyingKey<Curve>, KeyError> {
-    read_checked(path, MAGIC, digest, |r, _| {
-        VerifyingKey::deserialize_uncompressed_unchecked(r).ok()
-    })
-}
-
-/// Opens a key file (or a cached circuit), checks its header against `magic` and `digest`,
-/// parses what follows with `parse` (given the file's size, which bounds what a length read
-/// from it may allocate), and checks the trailer against the BLAKE3 hash of every
-/// byte before it. A header of an older version of `magic` is [`KeyError::OldFormat`].
-fn read_checked<T>(
-    path: &Path,
-    magic: &[u8; 8],
-    digest: &[u8; 32],
-    parse: impl FnOnce(&mut dyn Read, usize) -> Option<T>,
-) -> Result<T, KeyError> {
-    let err = |source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(err)?;
-    let len = file.metadata().map_err(err)?.len();
-    if len < HEADER + TRAILER {
-        return Err(KeyError::Corrupt(path.to_path_buf()));
-    }
-    let mut body = Hashing::new(std::io::BufReader::new(file).take(len - TRAILER));
-    let mut header = [0u8; HEADER as usize];
-    body.read_exact(&mut header).map_err(err)?;
-    if header[..7] == magic[..7] && header[7] < magic[7] {
-        return Err(KeyError::OldFormat(path.to_path_buf()));
-    }
-    if &header[..8] != magic || &header[8..] != digest {
-        return Err(KeyError::Corrupt(path.to_path_buf()));
-    }
-    let value = parse(&mut body, len as usize);
-    std::io::copy(&mut body, &mut std::io::sink()).map_err(err)?;
-    let (rest, sum) = body.finish();
-    let mut trailer = [0u8; TRAILER as usize];
-    rest.into_inner().read_exact(&mut trailer).map_err(err)?;
-    // a damaged file is told apart from one that does not parse
-    if trailer != sum {
-        return Err(KeyError::Damaged(path.to_path_buf()));
-    }
-    value.ok_or_else(|| KeyError::Corrupt(path.to_path_buf()))
-}
-
-/// A reader or writer that hashes (BLAKE3: at batch 16 it checks a 270 MB key in 40 ms,
-/// where Keccak-256 took 530 ms) every byte that goes through it.
-struct Hashing<T> {
-    inner: T,
-    hash: blake3::Hasher,
-}
-
-impl<T> Hashing<T> {
-    fn new(inner: T) -> Self {
-        Self {
-            inner,
-            hash: blake3::Hasher::new(),
-        }
-    }
-
-    fn finish(self) -> (T, [u8; 32]) {
-        (self.inner, self.hash.finalize().into())
-    }
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 

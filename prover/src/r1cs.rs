@@ -1,20 +1,23 @@
 //! The constraint matrices as a prover holds them: compressed sparse rows of `u32`s.
 //!
 //! arkworks' `ConstraintMatrices` keeps every row as a `Vec<(Fr, usize)>`: 40 bytes per entry
-//! plus a heap block and a 24-byte header per row. Ferry's circuit has about 16 entries per
-//! constraint (SHA-256's bit packing, Poseidon's linear layers) but only a few thousand
-//! distinct coefficients, so at depth 12 and batch 16 the matrices took about 480 MB in memory
-//! for an 88 MB cache file. Here an entry is its variable and the index of its coefficient in
-//! one table of the distinct ones (8 bytes), and a row is a range of entries: the same layout
-//! as the cache file (`keys/matrices.rs`), so loading is a copy.
+//! plus a heap block and a 24-byte header per row. Ferry's circuit has 16 to 19 entries per
+//! constraint (SHA-256's bit packing, Poseidon's linear layers) but far fewer distinct
+//! coefficients than entries: at depth 12 and batch 16 a cold load of the key (282 MB) and the
+//! matrices (an 89 MB file) peaked at 818,608 kB in that form, and at 426,656 kB in this one.
+//! Here an entry is its variable and the index of its coefficient in one table of the
+//! distinct ones (8 bytes), and a row is a range of entries: the same layout
+//! as the cache file (`keys/matrices.rs`), so loading checks its blocks and keeps them.
 
 use ark_bn254::Fr;
 use ark_ff::{One, Zero};
 use ark_relations::r1cs::{ConstraintMatrices, Matrix};
+use ark_serialize::CanonicalSerialize;
+use sha3::{Digest, Keccak256};
 use std::collections::HashMap;
 
 /// One matrix: row `i` is `entries[starts[i]..starts[i + 1]]`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sparse {
     /// Where each row starts in `entries`, and one past the last row's end.
     pub(crate) starts: Vec<u32>,
@@ -150,5 +153,39 @@ impl Matrices {
             }
         }
         sum
+    }
+
+    /// Keccak-256 of the sizes and of every row (its length, then each entry as its
+    /// coefficient, uncompressed, and its variable): what names a circuit's key.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = Keccak256::new();
+        for n in [
+            self.num_instance_variables,
+            self.num_witness_variables,
+            self.num_constraints,
+        ] {
+            h.update((n as u64).to_be_bytes());
+        }
+        // each coefficient serialized once, not once per entry
+        let coefficients: Vec<[u8; 32]> = self
+            .coefficients
+            .iter()
+            .map(|c| {
+                let mut buf = [0u8; 32];
+                c.serialize_uncompressed(&mut buf[..]).expect("32 bytes");
+                buf
+            })
+            .collect();
+        for matrix in [&self.a, &self.b, &self.c] {
+            for i in 0..matrix.rows() {
+                let row = matrix.row(i);
+                h.update((row.len() as u64).to_be_bytes());
+                for &(var, k) in row {
+                    h.update(coefficients[k as usize]);
+                    h.update((var as u64).to_be_bytes());
+                }
+            }
+        }
+        h.finalize().into()
     }
 }

@@ -4,12 +4,7 @@
 use ark_bn254::Fr;
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
 use ark_poly::GeneralEvaluationDomain;
-use ark_relations::r1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
-};
-use ferry_circuits::batch::BatchWitness;
-use ferry_circuits::circuit::BatchCircuit;
-use ferry_circuits::{CircuitParams, Domain};
+use ferry_circuits::CircuitParams;
 use ferry_prover::bench::random_transfer_batch;
 use ferry_prover::keys::{CircuitShape, Keys};
 use ferry_prover::prove::{quotient, witness};
@@ -25,17 +20,7 @@ const PARAMS: CircuitParams = CircuitParams {
 
 #[test]
 fn compact_matrices_are_arkworks_matrices() {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Setup);
-    let root = ferry_circuits::merkle::empty_roots(PARAMS.depth)[PARAMS.depth];
-    BatchCircuit {
-        witness: BatchWitness::noops(PARAMS, root, Domain::default()),
-    }
-    .generate_constraints(cs.clone())
-    .unwrap();
-    cs.finalize();
-    let theirs = cs.to_matrices().unwrap();
+    let theirs = CircuitShape::arkworks_matrices(PARAMS).unwrap();
 
     let ours = CircuitShape::synthesize(PARAMS).unwrap().matrices;
     assert_eq!(ours, Matrices::from_arkworks(&theirs).unwrap());
