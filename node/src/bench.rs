@@ -97,13 +97,12 @@ fn print_table(rows: &[BenchRow]) {
         );
     }
     let last = rows.last();
-    if let Some((r, (bytes, (load, compressed_load)))) = last.and_then(|r| {
+    if let Some((r, bytes, load, compressed_load)) = last.and_then(|r| {
         Some((
             r,
-            (
-                r.pk_compressed_bytes?,
-                (r.pk_load_s?, r.pk_compressed_load_s?),
-            ),
+            r.pk_compressed_bytes?,
+            r.pk_load_s?,
+            r.pk_compressed_load_s?,
         ))
     }) {
         println!(

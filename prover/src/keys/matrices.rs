@@ -54,8 +54,8 @@ pub fn write(w: &mut dyn Write, m: &Matrices) -> Result<()> {
     Ok(())
 }
 
-fn u32_at(b: &[u8], i: usize) -> usize {
-    u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().expect("4 bytes")) as usize
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().expect("4 bytes"))
 }
 
 /// Reads `n` bytes of a file of `size` bytes, refusing a length the file cannot hold.
@@ -92,7 +92,7 @@ pub fn read(r: &mut dyn Read, size: usize) -> Result<Matrices> {
         starts.push(0u32);
         let mut end = 0u64;
         for i in 0..rows {
-            end += u32_at(&lens, i) as u64;
+            end += u64::from(u32_at(&lens, i));
             starts.push(u32::try_from(end).map_err(Error::other)?);
         }
         if end != entries as u64 {
@@ -100,7 +100,7 @@ pub fn read(r: &mut dyn Read, size: usize) -> Result<Matrices> {
         }
         let entries: Vec<(u32, u32)> = body
             .par_chunks_exact(8)
-            .map(|e| (u32_at(e, 0) as u32, u32_at(e, 1) as u32))
+            .map(|e| (u32_at(e, 0), u32_at(e, 1)))
             .collect();
         if entries
             .par_iter()
