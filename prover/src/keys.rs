@@ -105,11 +105,23 @@ impl CircuitShape {
             .ok_or(ark_relations::r1cs::SynthesisError::MissingCS)?)
     }
 
-    /// Synthesizes the circuit of `params` (setup mode) and digests it.
+    /// Synthesizes the circuit of `params` (setup mode) part by part
+    /// ([`ferry_circuits::circuit::parallel::matrices`]: arkworks' rows, without the whole
+    /// circuit's linear combinations in memory at once) and digests it.
     pub fn synthesize(params: CircuitParams) -> Result<Self, KeyError> {
-        // the constraint system is dropped before the compact copy is made
-        let matrices = Matrices::from_arkworks(&Self::arkworks_matrices(params)?)?;
-        // the constraint system is gone, and most of what synthesis allocated with it
+        params.validate()?;
+        let mut builder = crate::r1cs::Builder::new();
+        let mut too_large = None;
+        let sizes = ferry_circuits::circuit::parallel::matrices(params, &mut |a, b, c| {
+            if let Err(e) = builder.push([a, b, c]) {
+                too_large.get_or_insert(e);
+            }
+        })?;
+        if let Some(e) = too_large {
+            return Err(e.into());
+        }
+        let matrices = builder.finish(sizes.num_instance_variables, sizes.num_witness_variables);
+        // most of what synthesis allocated is garbage now
         crate::heap::give_back_freed();
         let digest = matrices.digest();
         Ok(Self {

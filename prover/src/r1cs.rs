@@ -66,6 +66,76 @@ pub struct Matrices {
 #[error("constraint system too large for 32-bit indices: {0}")]
 pub struct TooLarge(&'static str);
 
+/// Matrices built a constraint at a time (from [`ferry_circuits::circuit::parallel::matrices`]).
+#[derive(Debug)]
+pub struct Builder {
+    index: HashMap<Fr, u32>,
+    coefficients: Vec<Fr>,
+    rows: [Sparse; 3],
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// No constraints yet.
+    pub fn new() -> Self {
+        let empty = || Sparse {
+            starts: vec![0],
+            entries: Vec::new(),
+        };
+        Self {
+            index: HashMap::new(),
+            coefficients: Vec::new(),
+            rows: [empty(), empty(), empty()],
+        }
+    }
+
+    /// Appends one constraint: its rows of A, B and C as `(coefficient, variable)` pairs.
+    pub fn push(&mut self, abc: [&[(Fr, usize)]; 3]) -> Result<(), TooLarge> {
+        for (row, sparse) in abc.into_iter().zip(&mut self.rows) {
+            for (c, var) in row {
+                let k = match self.index.get(c) {
+                    Some(&k) => k,
+                    None => {
+                        let k = u32::try_from(self.coefficients.len())
+                            .map_err(|_| TooLarge("coefficients"))?;
+                        self.coefficients.push(*c);
+                        self.index.insert(*c, k);
+                        k
+                    }
+                };
+                let var = u32::try_from(*var).map_err(|_| TooLarge("variables"))?;
+                sparse.entries.push((var, k));
+            }
+            let end = u32::try_from(sparse.entries.len()).map_err(|_| TooLarge("entries"))?;
+            sparse.starts.push(end);
+        }
+        Ok(())
+    }
+
+    /// The matrices, with the circuit's variable counts.
+    pub fn finish(self, num_instance_variables: usize, num_witness_variables: usize) -> Matrices {
+        let [mut a, mut b, mut c] = self.rows;
+        for s in [&mut a, &mut b, &mut c] {
+            s.starts.shrink_to_fit();
+            s.entries.shrink_to_fit();
+        }
+        Matrices {
+            num_instance_variables,
+            num_witness_variables,
+            num_constraints: a.rows(),
+            coefficients: self.coefficients,
+            a,
+            b,
+            c,
+        }
+    }
+}
+
 impl Matrices {
     /// The compact form of arkworks' matrices.
     pub fn from_arkworks(m: &ConstraintMatrices<Fr>) -> Result<Self, TooLarge> {

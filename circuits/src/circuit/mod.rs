@@ -11,6 +11,7 @@ pub mod commitment;
 pub mod common;
 pub mod deposit;
 pub mod fee;
+pub mod parallel;
 pub mod transfer;
 pub mod withdraw;
 
@@ -94,27 +95,73 @@ pub fn synthesize(
 }
 
 /// [`synthesize`] with selector overrides; also returns what the circuit computed.
+///
+/// The parts run in the order they allocate variables: the [`Header`], the deposit slots,
+/// each transfer slot, then the [`Tail`]. [`parallel::witness`] runs the same parts in
+/// constraint systems of their own, the transfer slots side by side, and joins their
+/// assignments in this order.
 pub fn synthesize_with(
     cs: &ConstraintSystemRef<Fr>,
     w: &BatchWitness,
     ov: &Overrides,
 ) -> Result<Computed, SynthesisError> {
-    let params = &w.params;
-    let input = FpVar::new_input(cs.clone(), || Ok(w.public_inputs()[0]))?;
-    let old_root = FpVar::new_witness(cs.clone(), || Ok(w.old_root))?;
-    let new_root = FpVar::new_witness(cs.clone(), || Ok(w.new_root))?;
-    let domain = FpVar::new_witness(cs.clone(), || Ok(w.domain.to_fr()))?;
-
+    let header = Header::new(cs, w)?;
     let mut b = Breakdown::default();
-    let mut root = old_root.clone();
+    let (mut root, mut records) = deposit_slots(cs, w, ov, &header.old_root, &mut b)?;
     let mut fees = FpVar::<Fr>::zero();
-    let mut records: Vec<Boolean<Fr>> = Vec::with_capacity(8 * params.pubdata_len());
-    let measure = |slot: &mut usize, before: usize| {
-        if *slot == 0 {
-            *slot = cs.num_constraints() - before;
-        }
-    };
+    for i in 0..w.transfers.len() {
+        let before = cs.num_constraints();
+        let out = transfer_slot(cs, w, ov, i, &header.domain, &root)?;
+        root = out.root;
+        fees += out.fee;
+        records.extend(out.pubdata);
+        measure(&mut b.transfer, cs.num_constraints() - before);
+    }
+    Tail {
+        root,
+        fees,
+        records,
+    }
+    .synthesize(cs, w, ov, &header, b)
+}
 
+/// Records the constraints of a part the first time it is seen.
+fn measure(slot: &mut usize, constraints: usize) {
+    if *slot == 0 {
+        *slot = constraints;
+    }
+}
+
+/// The public input and the witnesses every part shares: both roots and the domain.
+#[derive(Clone)]
+pub(crate) struct Header {
+    input: FpVar<Fr>,
+    old_root: FpVar<Fr>,
+    new_root: FpVar<Fr>,
+    domain: FpVar<Fr>,
+}
+
+impl Header {
+    fn new(cs: &ConstraintSystemRef<Fr>, w: &BatchWitness) -> Result<Self, SynthesisError> {
+        Ok(Self {
+            input: FpVar::new_input(cs.clone(), || Ok(w.public_inputs()[0]))?,
+            old_root: FpVar::new_witness(cs.clone(), || Ok(w.old_root))?,
+            new_root: FpVar::new_witness(cs.clone(), || Ok(w.new_root))?,
+            domain: FpVar::new_witness(cs.clone(), || Ok(w.domain.to_fr()))?,
+        })
+    }
+}
+
+/// The deposit slots from `root`: the root after them and their records.
+fn deposit_slots(
+    cs: &ConstraintSystemRef<Fr>,
+    w: &BatchWitness,
+    ov: &Overrides,
+    root: &FpVar<Fr>,
+    b: &mut Breakdown,
+) -> Result<(FpVar<Fr>, Vec<Boolean<Fr>>), SynthesisError> {
+    let mut root = root.clone();
+    let mut records = Vec::with_capacity(8 * w.params.pubdata_len());
     for (i, d) in w.deposits.iter().enumerate() {
         let before = cs.num_constraints();
         let flags = ov
@@ -122,74 +169,109 @@ pub fn synthesize_with(
             .iter()
             .find(|(j, _)| *j == i)
             .map_or(deposit::DepositFlags::honest(d), |(_, f)| *f);
-        let out = deposit::apply_deposit(cs, params, &root, d, flags)?;
+        let out = deposit::apply_deposit(cs, &w.params, &root, d, flags)?;
         root = out.root;
         records.extend(out.pubdata);
-        measure(&mut b.deposit, before);
+        measure(&mut b.deposit, cs.num_constraints() - before);
     }
-    for (i, t) in w.transfers.iter().enumerate() {
-        let before = cs.num_constraints();
-        let enabled = t.tx.is_some() ^ ov.flip_transfer.contains(&i);
-        let forged = transfer::Forged {
-            amount: ov
-                .transfer_amount
-                .iter()
-                .find(|(j, _)| *j == i)
-                .map(|(_, p)| *p),
-            fee: ov
-                .transfer_fee
-                .iter()
-                .find(|(j, _)| *j == i)
-                .map(|(_, p)| *p),
-        };
-        let out = transfer::apply_transfer(cs, params, &domain, &root, t, enabled, forged)?;
-        root = out.root;
-        fees += out.fee;
-        records.extend(out.pubdata);
-        measure(&mut b.transfer, before);
-    }
-    for (i, x) in w.withdrawals.iter().enumerate() {
-        let before = cs.num_constraints();
-        let enabled = x.tx.is_some() ^ ov.flip_withdraw.contains(&i);
-        let fee = ov
-            .withdraw_fee
+    Ok((root, records))
+}
+
+/// Transfer slot `i` from `root`.
+fn transfer_slot(
+    cs: &ConstraintSystemRef<Fr>,
+    w: &BatchWitness,
+    ov: &Overrides,
+    i: usize,
+    domain: &FpVar<Fr>,
+    root: &FpVar<Fr>,
+) -> Result<common::SlotOutput, SynthesisError> {
+    let t = &w.transfers[i];
+    let enabled = t.tx.is_some() ^ ov.flip_transfer.contains(&i);
+    let forged = transfer::Forged {
+        amount: ov
+            .transfer_amount
             .iter()
             .find(|(j, _)| *j == i)
-            .map(|(_, p)| *p);
-        let out = withdraw::apply_withdraw(cs, params, &domain, &root, x, enabled, fee)?;
-        root = out.root;
-        fees += out.fee;
-        records.extend(out.pubdata);
-        measure(&mut b.withdraw, before);
-    }
-    let before = cs.num_constraints();
-    let (root, header) = fee::apply_fees(cs, params, &root, &fees, &w.fee)?;
-    measure(&mut b.fee, before);
+            .map(|(_, p)| *p),
+        fee: ov
+            .transfer_fee
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|(_, p)| *p),
+    };
+    transfer::apply_transfer(cs, &w.params, domain, root, t, enabled, forged)
+}
 
-    let before = cs.num_constraints();
-    root.enforce_equal(&new_root)?;
-    let mut bits = header;
-    bits.extend(records);
-    assert_eq!(bits.len(), 8 * params.pubdata_len(), "record widths");
-    commitment::commitment(&old_root, &new_root, &domain, &bits)?.enforce_equal(&input)?;
-    b.public_data = cs.num_constraints() - before;
-    b.total = cs.num_constraints();
+/// What follows the transfer slots: the withdrawal slots, the fee credit and the commitment.
+pub(crate) struct Tail {
+    /// The root after the transfer slots.
+    root: FpVar<Fr>,
+    /// The fees of the slots so far.
+    fees: FpVar<Fr>,
+    /// The records of the slots so far.
+    records: Vec<Boolean<Fr>>,
+}
 
-    let root = root.value().ok();
-    let pubdata = bits
-        .chunks(8)
-        .map(|byte| {
-            byte.iter().try_fold(0u8, |acc, bit| {
-                Ok::<_, SynthesisError>((acc << 1) | bit.value()? as u8)
+impl Tail {
+    fn synthesize(
+        self,
+        cs: &ConstraintSystemRef<Fr>,
+        w: &BatchWitness,
+        ov: &Overrides,
+        header: &Header,
+        mut b: Breakdown,
+    ) -> Result<Computed, SynthesisError> {
+        let params = &w.params;
+        let Tail {
+            mut root,
+            mut fees,
+            mut records,
+        } = self;
+        for (i, x) in w.withdrawals.iter().enumerate() {
+            let before = cs.num_constraints();
+            let enabled = x.tx.is_some() ^ ov.flip_withdraw.contains(&i);
+            let fee = ov
+                .withdraw_fee
+                .iter()
+                .find(|(j, _)| *j == i)
+                .map(|(_, p)| *p);
+            let out = withdraw::apply_withdraw(cs, params, &header.domain, &root, x, enabled, fee)?;
+            root = out.root;
+            fees += out.fee;
+            records.extend(out.pubdata);
+            measure(&mut b.withdraw, cs.num_constraints() - before);
+        }
+        let before = cs.num_constraints();
+        let (root, header_bits) = fee::apply_fees(cs, params, &root, &fees, &w.fee)?;
+        measure(&mut b.fee, cs.num_constraints() - before);
+
+        let before = cs.num_constraints();
+        root.enforce_equal(&header.new_root)?;
+        let mut bits = header_bits;
+        bits.extend(records);
+        assert_eq!(bits.len(), 8 * params.pubdata_len(), "record widths");
+        commitment::commitment(&header.old_root, &header.new_root, &header.domain, &bits)?
+            .enforce_equal(&header.input)?;
+        b.public_data = cs.num_constraints() - before;
+        b.total = cs.num_constraints();
+
+        let root = root.value().ok();
+        let pubdata = bits
+            .chunks(8)
+            .map(|byte| {
+                byte.iter().try_fold(0u8, |acc, bit| {
+                    Ok::<_, SynthesisError>((acc << 1) | bit.value()? as u8)
+                })
             })
+            .collect::<Result<Vec<u8>, _>>()
+            .ok();
+        Ok(Computed {
+            breakdown: b,
+            root,
+            pubdata,
         })
-        .collect::<Result<Vec<u8>, _>>()
-        .ok();
-    Ok(Computed {
-        breakdown: b,
-        root,
-        pubdata,
-    })
+    }
 }
 
 /// Synthesizes the circuit of `params` (all noops) and counts its constraints.
