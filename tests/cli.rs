@@ -110,3 +110,68 @@ fn a_setup_logged_to_a_pipe_says_how_far_it_is() {
     let again = keys(dir.path());
     assert!(!again.contains("Groth16 setup"), "{again}");
 }
+
+/// `ferry bench prover --threads` proves the batch once per thread count (each proof is
+/// verified, or the benchmark stops) and reports each one's split and speed-up, as a table,
+/// JSON and a chart; a thread count of 0 is refused in one sentence.
+#[test]
+fn the_prover_benchmark_reports_every_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, svg) = (dir.path().join("b.json"), dir.path().join("b.svg"));
+    let out = Command::new(ferry_tests::ferry())
+        .args(["bench", "prover", "--depth", "2", "--batch-sizes", "1"])
+        .args([
+            "--threads",
+            "2,1",
+            "--no-plain",
+            "--no-key-formats",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--svg")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("speedup") && table.contains("us.core/c"),
+        "{table}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let threads: Vec<_> = rows
+        .iter()
+        .map(|r| r["threads"].as_u64().unwrap())
+        .collect();
+    assert_eq!(threads, [2, 1]);
+    assert_eq!(rows[0]["speedup"].as_f64(), Some(1.0));
+    for r in rows {
+        let p = &r["profile"];
+        let msm: f64 = [
+            "scalars_s",
+            "msm_a_s",
+            "msm_b_g1_s",
+            "msm_b_g2_s",
+            "msm_l_s",
+            "msm_h_s",
+        ]
+        .iter()
+        .map(|k| p[k].as_f64().unwrap())
+        .sum();
+        assert!(
+            msm > 0.0 && (msm - r["msm_s"].as_f64().unwrap()).abs() < 1e-9,
+            "{r}"
+        );
+        assert!(r["witness_s"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        chart.contains("speed-up") && chart.contains("batch 1"),
+        "{chart}"
+    );
+
+    let err = fails(&["bench", "prover", "--threads", "0"]);
+    assert!(err.contains("is not a thread count"), "{err}");
+}

@@ -35,6 +35,19 @@ pub struct ProverArgs {
     /// Seed for keys, accounts and transfers.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Prove every batch once per thread count, comma-separated (e.g. 1,2,4,8,16), and print
+    /// the split of the time and the speed-up over the first count; the SVG then charts the
+    /// speed-up by thread count. Default: once, one thread per core.
+    #[arg(long, value_delimiter = ',', value_parser = thread_count)]
+    threads: Vec<usize>,
+}
+
+/// A thread count: a whole number from 1 to 1024.
+fn thread_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n @ 1..=1024) => Ok(n),
+        _ => Err(format!("`{s}` is not a thread count (1 to 1024)")),
+    }
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -43,8 +56,9 @@ fn mib(bytes: u64) -> f64 {
 
 fn print_table(rows: &[BenchRow]) {
     println!(
-        "{:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>8}",
+        "{:>5} {:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>8}",
         "batch",
+        "thr",
         "constr",
         "c/xfer",
         "synth s",
@@ -74,8 +88,9 @@ fn print_table(rows: &[BenchRow]) {
             _ => ("-".into(), "-".into(), "-".into()),
         };
         println!(
-            "{:>5} {:>9} {:>8} {:>8.2} {:>8.2} {:>8.3} {:>8.2} {:>7.2} {:>7.2} {:>7.1} {:>8.2} {:>9} {:>8} {:>8} {:>9.0} {:>8.0} {:>8.0} {:>9.0} {:>8.1}",
+            "{:>5} {:>4} {:>9} {:>8} {:>8.2} {:>8.2} {:>8.3} {:>8.2} {:>7.2} {:>7.2} {:>7.1} {:>8.2} {:>9} {:>8} {:>8} {:>9.0} {:>8.0} {:>8.0} {:>9.0} {:>8.1}",
             r.batch_size,
+            r.threads,
             r.constraints,
             r.constraints_per_transfer,
             r.synthesis_s,
@@ -119,12 +134,67 @@ fn print_table(rows: &[BenchRow]) {
     }
     println!("setup MiB: peak RSS of synthesis and setup; keys MiB: resident after setup (keys and matrices); wit MiB: peak through the witness; prove MiB: peak through the proof (QAP, MSMs)");
     println!(
-        "xfer/s = batch / (witness + prove); prove = qap (witness map, FFTs) + msm; stock = arkworks Groth16::prove on the same key; {} threads",
-        rayon_threads()
+        "xfer/s = batch / (witness + prove); prove = qap (witness map, FFTs) + msm; stock = arkworks Groth16::prove on the same key; thr = threads ({} cores here)",
+        cores()
     );
 }
 
-fn rayon_threads() -> usize {
+/// Where each proof's time went, and the speed-up over the first thread count.
+fn print_profile(rows: &[BenchRow]) {
+    println!();
+    println!(
+        "{:>5} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>10}",
+        "batch",
+        "thr",
+        "wit s",
+        "rows s",
+        "fft s",
+        "pw s",
+        "conv s",
+        "A s",
+        "B1 s",
+        "B2 s",
+        "L s",
+        "H s",
+        "total",
+        "xfer/s",
+        "speedup",
+        "us.core/c"
+    );
+    for r in rows {
+        let p = &r.profile;
+        let total = r.witness_s + r.prove_s;
+        println!(
+            "{:>5} {:>4} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>7.2}x {:>10.1}",
+            r.batch_size,
+            r.threads,
+            r.witness_s,
+            p.qap_rows_s,
+            p.qap_fft_s,
+            p.qap_pointwise_s,
+            p.scalars_s,
+            p.msm_a_s,
+            p.msm_b_g1_s,
+            p.msm_b_g2_s,
+            p.msm_l_s,
+            p.msm_h_s,
+            total,
+            r.transfers_per_s,
+            r.speedup,
+            us_core_per_constraint(r),
+        );
+    }
+    println!("wit = witness; rows, fft, pw = the QAP step (matrices times the assignment, the seven FFTs, pointwise products); conv = scalars out of Montgomery form; A, B1, B2, L, H = the five MSMs (B2 in G2)");
+    println!("speedup = xfer/s over the batch's first thread count; us.core/c = (witness + prove) x min(threads, cores) per constraint, in microseconds");
+}
+
+/// Microseconds of core time per constraint: what a proof costs on the cores it ran on.
+fn us_core_per_constraint(r: &BenchRow) -> f64 {
+    let cores = r.threads.min(cores()) as f64;
+    (r.witness_s + r.prove_s) * cores * 1e6 / r.constraints as f64
+}
+
+fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -137,12 +207,19 @@ pub fn prover(args: &ProverArgs) -> Result<()> {
         seed: args.seed,
         key_formats: !args.no_key_formats,
         keys_dir: args.keys_dir.clone(),
+        threads: args.threads.clone(),
     };
     eprintln!(
-        "ferry bench prover: depth {} ({} accounts), batch sizes {:?}",
+        "ferry bench prover: depth {} ({} accounts), batch sizes {:?}, threads {:?} ({} cores)",
         cfg.depth,
         1u64 << (2 * cfg.depth),
-        cfg.batch_sizes
+        cfg.batch_sizes,
+        if cfg.threads.is_empty() {
+            vec![cores()]
+        } else {
+            cfg.threads.clone()
+        },
+        cores()
     );
     let pb = ProgressBar::new(0);
     pb.set_style(
@@ -151,37 +228,77 @@ pub fn prover(args: &ProverArgs) -> Result<()> {
     );
     let rows = run(&cfg, &pb)?;
     print_table(&rows);
+    print_profile(&rows);
     if let Some(path) = &args.json {
-        let out =
-            serde_json::json!({ "depth": cfg.depth, "threads": rayon_threads(), "rows": rows });
+        let out = serde_json::json!({ "depth": cfg.depth, "cores": cores(), "rows": rows });
         std::fs::write(path, serde_json::to_string_pretty(&out)?)
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &args.svg {
-        let line = |name: &str, y: fn(&BenchRow) -> Option<f64>| Series {
-            name: name.into(),
-            points: rows
-                .iter()
-                .filter_map(|r| Some((r.batch_size as f64, y(r)?)))
-                .collect(),
-        };
-        let mut series = vec![line("Ferry", |r| Some(r.transfers_per_s))];
-        if cfg.plain {
-            series.push(line("arkworks' stock prover", |r| r.plain_transfers_per_s));
+        if cfg.threads.len() > 1 {
+            scaling_chart(path, cfg.depth, &rows)?;
+        } else {
+            throughput_chart(path, &cfg, &rows)?;
         }
-        let title = format!(
-            "Transfers proven per second, depth {}, {} threads",
-            cfg.depth,
-            rayon_threads()
-        );
-        line_chart(
-            path,
-            &title,
-            ("transfers per batch", "transfers/s"),
-            &series,
-        )?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Transfers proven per second by batch size.
+fn throughput_chart(path: &std::path::Path, cfg: &BenchConfig, rows: &[BenchRow]) -> Result<()> {
+    let line = |name: &str, y: fn(&BenchRow) -> Option<f64>| Series {
+        name: name.into(),
+        points: rows
+            .iter()
+            .filter_map(|r| Some((r.batch_size as f64, y(r)?)))
+            .collect(),
+    };
+    let mut series = vec![line("Ferry", |r| Some(r.transfers_per_s))];
+    if cfg.plain {
+        series.push(line("arkworks' stock prover", |r| r.plain_transfers_per_s));
+    }
+    let threads = rows.first().map_or(cores(), |r| r.threads);
+    let title = format!(
+        "Transfers proven per second, depth {}, {threads} threads",
+        cfg.depth
+    );
+    line_chart(
+        path,
+        &title,
+        ("transfers per batch", "transfers/s"),
+        &series,
+    )
+}
+
+/// Speed-up over the first thread count, one line per batch size, beside the ideal.
+fn scaling_chart(path: &std::path::Path, depth: usize, rows: &[BenchRow]) -> Result<()> {
+    let mut series: Vec<Series> = Vec::new();
+    for r in rows {
+        let name = format!("batch {}", r.batch_size);
+        match series.iter_mut().find(|s| s.name == name) {
+            Some(s) => s.points.push((r.threads as f64, r.speedup)),
+            None => series.push(Series {
+                name,
+                points: vec![(r.threads as f64, r.speedup)],
+            }),
+        }
+    }
+    let first = rows.first().map_or(1, |r| r.threads) as f64;
+    let mut ideal: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| (r.threads as f64, r.threads as f64 / first))
+        .collect();
+    ideal.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ideal.dedup();
+    series.push(Series {
+        name: "linear".into(),
+        points: ideal,
+    });
+    let title = format!(
+        "Prover speed-up by threads, depth {depth}, {} cores",
+        cores()
+    );
+    line_chart(path, &title, ("threads", "speed-up"), &series)
 }

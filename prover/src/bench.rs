@@ -3,7 +3,9 @@
 //! arkworks' stock prover on the same key.
 
 use crate::keys::{serialization_cost, CircuitShape, Keys};
-use crate::prove::{prove_plain, prove_with_quotient, quotient, verify, witness};
+use crate::prove::{
+    prove_plain, prove_with_quotient_profiled, quotient_profiled, verify, witness, Profile,
+};
 use ark_serialize::CanonicalSerialize;
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::transfer::Transfer;
@@ -32,6 +34,9 @@ pub struct BenchConfig {
     /// as a prover process does, instead of a setup in the benchmark's own process: the
     /// memory figures are then those of a prover that starts from the cache.
     pub keys_dir: Option<std::path::PathBuf>,
+    /// Prove each batch once per thread count (a rayon pool of that many threads); empty:
+    /// once, on the default pool (one thread per core).
+    pub threads: Vec<usize>,
 }
 
 /// Figures for one batch size. Times in seconds.
@@ -39,6 +44,10 @@ pub struct BenchConfig {
 pub struct BenchRow {
     /// Transfer slots.
     pub batch_size: usize,
+    /// Threads the witness and the proof ran on.
+    pub threads: usize,
+    /// `transfers_per_s` over that of the batch size's first thread count.
+    pub speedup: f64,
     /// Constraints of the whole batch circuit.
     pub constraints: usize,
     /// Constraints of one transfer slot.
@@ -58,6 +67,8 @@ pub struct BenchRow {
     pub qap_s: f64,
     /// The five multi-scalar multiplications, part of `prove_s`.
     pub msm_s: f64,
+    /// `qap_s` and `msm_s` stage by stage.
+    pub profile: Profile,
     /// Verification.
     pub verify_s: f64,
     /// `batch_size / (witness_s + prove_s)`.
@@ -166,7 +177,8 @@ pub fn reset_peak_rss() {
 pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::ProveError> {
     let mut rows = Vec::new();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(cfg.seed);
-    pb.set_length(cfg.batch_sizes.len() as u64 * if cfg.plain { 5 } else { 4 });
+    let per_pool = if cfg.plain { 4 } else { 3 };
+    pb.set_length(cfg.batch_sizes.len() as u64 * (1 + per_pool * cfg.threads.len().max(1) as u64));
     for &size in &cfg.batch_sizes {
         reset_peak_rss();
         let params = CircuitParams {
@@ -199,77 +211,126 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
         pb.inc(1);
 
         let batch = random_transfer_batch(params, &mut rng);
-        pb.set_message(format!("batch {size}: witness"));
-        let t = Instant::now();
-        let full = witness(&keys, &batch.witness)?;
-        let witness_s = t.elapsed().as_secs_f64();
-        let witness_peak_rss_bytes = peak_rss();
-        pb.inc(1);
-
-        pb.set_message(format!("batch {size}: prove"));
-        let t = Instant::now();
-        let h = quotient(&keys, &full)?;
-        let qap_s = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let proof = prove_with_quotient(&keys, &full, &h, &mut rng)?;
-        let msm_s = t.elapsed().as_secs_f64();
-        let prove_s = qap_s + msm_s;
-        pb.inc(1);
-
-        pb.set_message(format!("batch {size}: verify"));
-        let inputs = batch.witness.public_inputs();
-        let t = Instant::now();
-        let ok = verify(&keys.verifier, &inputs, &proof);
-        let verify_s = t.elapsed().as_secs_f64();
-        assert!(ok, "a proof of an honest batch must verify");
-        let prove_peak_rss_bytes = peak_rss();
-        pb.inc(1);
-
-        let plain_prove_s = if cfg.plain {
-            pb.set_message(format!("batch {size}: stock arkworks prover"));
-            let t = Instant::now();
-            let p = prove_plain(&keys, &batch.witness, &mut rng)?;
-            let s = t.elapsed().as_secs_f64();
-            assert!(verify(&keys.verifier, &inputs, &p));
-            pb.inc(1);
-            Some(s)
-        } else {
-            None
-        };
-
-        let cost = cfg.key_formats.then(|| serialization_cost(&keys.pk));
         // a slot's constraints do not depend on the batch size: count them in a one-slot
         // circuit (the whole batch's report synthesizes it again with every constraint held:
         // 12.8 GB at batch 256, depth 2, more than the proof)
-        let b = ferry_circuits::circuit::constraint_report(CircuitParams {
+        let per_transfer = ferry_circuits::circuit::constraint_report(CircuitParams {
             transfers: 1,
             ..params
-        })?;
-        rows.push(BenchRow {
-            batch_size: size,
-            constraints: keys.shape.num_constraints(),
-            constraints_per_transfer: b.transfer,
-            synthesis_s,
-            setup_s,
-            keys_from_cache,
-            witness_s,
-            prove_s,
-            qap_s,
-            msm_s,
-            verify_s,
-            transfers_per_s: size as f64 / (witness_s + prove_s),
-            plain_prove_s,
-            plain_transfers_per_s: plain_prove_s.map(|s| size as f64 / s),
-            setup_peak_rss_bytes,
-            keys_rss_bytes,
-            witness_peak_rss_bytes,
-            prove_peak_rss_bytes,
-            pk_bytes: keys.pk.uncompressed_size(),
-            pk_compressed_bytes: cost.map(|c| c.compressed_bytes),
-            pk_load_s: cost.map(|c| c.uncompressed_load.as_secs_f64()),
-            pk_compressed_load_s: cost.map(|c| c.compressed_load.as_secs_f64()),
-        });
+        })?
+        .transfer;
+        let cost = cfg.key_formats.then(|| serialization_cost(&keys.pk));
+        let pools = if cfg.threads.is_empty() {
+            vec![rayon::current_num_threads()]
+        } else {
+            cfg.threads.clone()
+        };
+        let mut first_tps = None;
+        for threads in pools {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool");
+            let p =
+                pool.install(|| prove_timed(cfg, &keys, &batch, size, threads, &mut rng, pb))?;
+            let transfers_per_s =
+                size as f64 / (p.witness_s + p.profile.qap_s() + p.profile.msm_s());
+            let base = *first_tps.get_or_insert(transfers_per_s);
+            rows.push(BenchRow {
+                batch_size: size,
+                threads,
+                speedup: transfers_per_s / base,
+                constraints: keys.shape.num_constraints(),
+                constraints_per_transfer: per_transfer,
+                synthesis_s,
+                setup_s,
+                keys_from_cache,
+                witness_s: p.witness_s,
+                prove_s: p.profile.qap_s() + p.profile.msm_s(),
+                qap_s: p.profile.qap_s(),
+                msm_s: p.profile.msm_s(),
+                profile: p.profile,
+                verify_s: p.verify_s,
+                transfers_per_s,
+                plain_prove_s: p.plain_prove_s,
+                plain_transfers_per_s: p.plain_prove_s.map(|s| size as f64 / s),
+                setup_peak_rss_bytes,
+                keys_rss_bytes,
+                witness_peak_rss_bytes: p.witness_peak_rss_bytes,
+                prove_peak_rss_bytes: p.prove_peak_rss_bytes,
+                pk_bytes: keys.pk.uncompressed_size(),
+                pk_compressed_bytes: cost.map(|c| c.compressed_bytes),
+                pk_load_s: cost.map(|c| c.uncompressed_load.as_secs_f64()),
+                pk_compressed_load_s: cost.map(|c| c.compressed_load.as_secs_f64()),
+            });
+        }
     }
     pb.finish_and_clear();
     Ok(rows)
+}
+
+/// One proof's figures on the current thread pool.
+struct Timed {
+    witness_s: f64,
+    profile: Profile,
+    verify_s: f64,
+    plain_prove_s: Option<f64>,
+    witness_peak_rss_bytes: u64,
+    prove_peak_rss_bytes: u64,
+}
+
+/// Proves `batch` on the current thread pool, stage by stage, and verifies the proof.
+fn prove_timed(
+    cfg: &BenchConfig,
+    keys: &Keys,
+    batch: &ferry_circuits::SealedBatch,
+    size: usize,
+    threads: usize,
+    rng: &mut impl Rng,
+    pb: &ProgressBar,
+) -> Result<Timed, crate::ProveError> {
+    let at = |what: &str| pb.set_message(format!("batch {size}, {threads} threads: {what}"));
+    reset_peak_rss();
+    at("witness");
+    let t = Instant::now();
+    let full = witness(keys, &batch.witness)?;
+    let witness_s = t.elapsed().as_secs_f64();
+    let witness_peak_rss_bytes = peak_rss();
+    pb.inc(1);
+
+    at("prove");
+    let mut profile = Profile::default();
+    let h = quotient_profiled(keys, &full, &mut profile)?;
+    let proof = prove_with_quotient_profiled(keys, &full, &h, rng, &mut profile)?;
+    drop((full, h));
+    pb.inc(1);
+
+    at("verify");
+    let inputs = batch.witness.public_inputs();
+    let t = Instant::now();
+    let ok = verify(&keys.verifier, &inputs, &proof);
+    let verify_s = t.elapsed().as_secs_f64();
+    assert!(ok, "a proof of an honest batch must verify");
+    let prove_peak_rss_bytes = peak_rss();
+    pb.inc(1);
+
+    let plain_prove_s = if cfg.plain {
+        at("stock arkworks prover");
+        let t = Instant::now();
+        let p = prove_plain(keys, &batch.witness, rng)?;
+        let s = t.elapsed().as_secs_f64();
+        assert!(verify(&keys.verifier, &inputs, &p));
+        pb.inc(1);
+        Some(s)
+    } else {
+        None
+    };
+    Ok(Timed {
+        witness_s,
+        profile,
+        verify_s,
+        plain_prove_s,
+        witness_peak_rss_bytes,
+        prove_peak_rss_bytes,
+    })
 }

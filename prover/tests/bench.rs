@@ -13,6 +13,7 @@ fn one_row_per_size_with_both_phases_and_the_stock_prover() {
         seed: 5,
         key_formats: true,
         keys_dir: None,
+        threads: Vec::new(),
     };
     let rows = run(&cfg, &ProgressBar::hidden()).unwrap();
     assert_eq!(
