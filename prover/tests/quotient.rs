@@ -25,7 +25,10 @@ fn compact_matrices_are_arkworks_matrices() {
     let ours = CircuitShape::synthesize(PARAMS).unwrap().matrices;
     // built a constraint at a time, the table of coefficients is in another order than
     // arkworks' matrices converted whole: the same entries, the same digest
-    assert_eq!(ours.digest(), Matrices::from_arkworks(&theirs).unwrap().digest());
+    assert_eq!(
+        ours.digest(),
+        Matrices::from_arkworks(&theirs).unwrap().digest()
+    );
     let back = ours.to_arkworks();
     assert_eq!((back.a, back.b, back.c), (theirs.a, theirs.b, theirs.c));
     assert_eq!(
