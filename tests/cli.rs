@@ -107,8 +107,12 @@ fn a_setup_logged_to_a_pipe_says_how_far_it_is() {
         first.contains("Groth16 setup for d2-t1-w0-p0") && first.contains("  0%"),
         "{first}"
     );
+    assert!(first.contains("Synthesis of d2-t1-w0-p0"), "{first}");
     let again = keys(dir.path());
-    assert!(!again.contains("Groth16 setup"), "{again}");
+    assert!(
+        !again.contains("Groth16 setup") && !again.contains("Synthesis"),
+        "{again}"
+    );
 }
 
 /// `ferry bench prover --threads` proves the batch once per thread count (each proof is

@@ -190,7 +190,7 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
         pb.set_message(format!("batch {size}: synthesis and setup"));
         let t = Instant::now();
         let shape = match &cfg.keys_dir {
-            Some(dir) => CircuitShape::load_or_synthesize(dir, params)?,
+            Some(dir) => CircuitShape::load_or_synthesize(dir, params, true)?,
             None => CircuitShape::synthesize(params)?,
         };
         let synthesis_s = t.elapsed().as_secs_f64();

@@ -109,14 +109,37 @@ impl CircuitShape {
     /// ([`ferry_circuits::circuit::parallel::matrices`]: arkworks' rows, without the whole
     /// circuit's linear combinations in memory at once) and digests it.
     pub fn synthesize(params: CircuitParams) -> Result<Self, KeyError> {
+        Self::synthesize_showing(params, true)
+    }
+
+    /// [`CircuitShape::synthesize`] with a progress bar (lines in a log) unless `quiet`.
+    pub fn synthesize_showing(params: CircuitParams, quiet: bool) -> Result<Self, KeyError> {
+        use ferry_circuits::circuit::parallel;
         params.validate()?;
+        let parts = parallel::parts(params);
+        let pb = progress(
+            format!("Synthesis of {}", params.slug()),
+            parts as u64,
+            quiet,
+        );
+        pb.set_message("transfer slots");
         let mut builder = crate::r1cs::Builder::new();
         let mut too_large = None;
-        let sizes = ferry_circuits::circuit::parallel::matrices(params, &mut |a, b, c| {
-            if let Err(e) = builder.push([a, b, c]) {
-                too_large.get_or_insert(e);
-            }
-        })?;
+        let sizes = parallel::matrices(
+            params,
+            &mut |a, b, c| {
+                if let Err(e) = builder.push([a, b, c]) {
+                    too_large.get_or_insert(e);
+                }
+            },
+            &mut |done| {
+                pb.set_position(done as u64);
+                if done + 1 == parts {
+                    pb.set_message("commitment");
+                }
+            },
+        )?;
+        pb.finish_and_clear();
         if let Some(e) = too_large {
             return Err(e.into());
         }
@@ -132,10 +155,14 @@ impl CircuitShape {
     }
 
     /// The shape of `params`, read from `dir` if it was cached by a build of the same
-    /// circuit sources ([`ferry_circuits::SOURCE_DIGEST`]), else synthesized and cached
-    /// there. A cache whose checksum fails is synthesized again and replaced; the matrices'
+    /// circuit sources ([`ferry_circuits::SOURCE_DIGEST`]), else synthesized (with a
+    /// progress bar unless `quiet`) and cached there. A cache whose checksum fails is synthesized again and replaced; the matrices'
     /// own digest still decides which key file fits, so a key is never taken on trust.
-    pub fn load_or_synthesize(dir: &Path, params: CircuitParams) -> Result<Self, KeyError> {
+    pub fn load_or_synthesize(
+        dir: &Path,
+        params: CircuitParams,
+        quiet: bool,
+    ) -> Result<Self, KeyError> {
         params.validate()?;
         let key = sources_key(&params);
         let path = dir.join(format!("{}-{}.r1cs", params.slug(), hex::encode(&key[..8])));
@@ -153,7 +180,7 @@ impl CircuitShape {
                 });
             }
         }
-        let shape = Self::synthesize(params)?;
+        let shape = Self::synthesize_showing(params, quiet)?;
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| KeyError::Io { path, source }
@@ -235,7 +262,7 @@ impl Verifier {
         seed: Option<u64>,
         quiet: bool,
     ) -> Result<(Self, KeySource), KeyError> {
-        let shape = CircuitShape::load_or_synthesize(dir, params)?;
+        let shape = CircuitShape::load_or_synthesize(dir, params, quiet)?;
         let path = dir.join(shape.file_name());
         let cached = match path.exists() {
             true => usable(read_vk(&path, &shape.digest))?,
@@ -317,7 +344,7 @@ impl Keys {
     ) -> Result<(Self, KeySource), KeyError> {
         Self::load_or_generate_shape(
             dir,
-            CircuitShape::load_or_synthesize(dir, params)?,
+            CircuitShape::load_or_synthesize(dir, params, quiet)?,
             seed,
             quiet,
         )

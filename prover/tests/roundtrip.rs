@@ -183,7 +183,7 @@ fn the_synthesized_circuit_is_cached_and_a_damaged_cache_is_not_used() {
         .join(format!("{}-0000000000000000.r1cs", p.slug()));
     std::fs::write(&other_sources, b"FERRYCS1 another circuit").unwrap();
 
-    let first = CircuitShape::load_or_synthesize(dir.path(), p).unwrap();
+    let first = CircuitShape::load_or_synthesize(dir.path(), p, true).unwrap();
     assert!(
         !other_sources.exists(),
         "the cache of other sources is removed"
@@ -194,7 +194,7 @@ fn the_synthesized_circuit_is_cached_and_a_damaged_cache_is_not_used() {
         .filter(|p| p.extension().is_some_and(|x| x == "r1cs"))
         .collect();
     assert_eq!(cached.len(), 1, "{cached:?}");
-    let loaded = CircuitShape::load_or_synthesize(dir.path(), p).unwrap();
+    let loaded = CircuitShape::load_or_synthesize(dir.path(), p, true).unwrap();
     for shape in [&first, &loaded] {
         assert_eq!(shape.digest, fresh.digest);
         assert_eq!(shape.matrices, fresh.matrices);
@@ -206,7 +206,7 @@ fn the_synthesized_circuit_is_cached_and_a_damaged_cache_is_not_used() {
         let mut bad = good.clone();
         bad[at] ^= 0x04;
         std::fs::write(&cached[0], &bad).unwrap();
-        let again = CircuitShape::load_or_synthesize(dir.path(), p).unwrap();
+        let again = CircuitShape::load_or_synthesize(dir.path(), p, true).unwrap();
         assert_eq!(again.digest, fresh.digest);
         assert_eq!(again.matrices, fresh.matrices);
         assert_eq!(std::fs::read(&cached[0]).unwrap(), good, "rewritten whole");

@@ -377,6 +377,12 @@ pub fn witness(w: &BatchWitness) -> Result<Vec<Fr>, SynthesisError> {
     Ok(full)
 }
 
+/// How many parts the circuit of `params` has: the header with the deposit slots, each
+/// transfer slot, the tail (the last and, with its SHA-256, the largest).
+pub fn parts(params: CircuitParams) -> usize {
+    params.transfers + 2
+}
+
 /// The sizes of the matrices [`matrices`] produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sizes {
@@ -391,10 +397,11 @@ pub struct Sizes {
 /// Synthesizes the circuit of `params` (all noops, as for a setup) part by part and hands
 /// each constraint's rows of A, B and C to `sink`, in order: the rows arkworks' synthesis and
 /// inlining of the whole circuit would give, with only a few parts' linear combinations in
-/// memory at a time.
+/// memory at a time. `done` is told how many of the [`parts`] are done, after each.
 pub fn matrices(
     params: CircuitParams,
     sink: &mut dyn FnMut(&Row, &Row, &Row),
+    done: &mut dyn FnMut(usize),
 ) -> Result<Sizes, SynthesisError> {
     let root = crate::merkle::empty_roots(params.depth)[params.depth];
     let w = BatchWitness::noops(params, root, crate::Domain::default());
@@ -411,6 +418,7 @@ pub fn matrices(
         seen
     };
     let head = emit(&head(&w, true)?, &mut offset);
+    done(1);
     let mut seen: Vec<Vec<Seen>> = Vec::with_capacity(w.transfers.len());
     // the slots' own rows do not depend on where they start: a chunk runs side by side,
     // then each is linked to the root the one before it left
@@ -434,9 +442,11 @@ pub fn matrices(
                 .clone()
                 .expect("a variable root");
             seen.push(emit(&local, &mut offset));
+            done(1 + seen.len());
         }
     }
     emit(&tail(&w, &head, &seen, true)?, &mut offset);
+    done(parts(params));
     Ok(Sizes {
         num_instance_variables: INSTANCE,
         num_witness_variables: offset,
