@@ -233,8 +233,8 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
                 .expect("a thread pool");
             let p =
                 pool.install(|| prove_timed(cfg, &keys, &batch, size, threads, &mut rng, pb))?;
-            let transfers_per_s =
-                size as f64 / (p.witness_s + p.profile.qap_s() + p.profile.msm_s());
+            let prove_s = p.profile.qap_s() + p.profile.msm_s();
+            let transfers_per_s = size as f64 / (p.witness_s + prove_s);
             let base = *first_tps.get_or_insert(transfers_per_s);
             rows.push(BenchRow {
                 batch_size: size,
@@ -246,7 +246,7 @@ pub fn run(cfg: &BenchConfig, pb: &ProgressBar) -> Result<Vec<BenchRow>, crate::
                 setup_s,
                 keys_from_cache,
                 witness_s: p.witness_s,
-                prove_s: p.profile.qap_s() + p.profile.msm_s(),
+                prove_s,
                 qap_s: p.profile.qap_s(),
                 msm_s: p.profile.msm_s(),
                 profile: p.profile,

@@ -156,8 +156,9 @@ impl CircuitShape {
 
     /// The shape of `params`, read from `dir` if it was cached by a build of the same
     /// circuit sources ([`ferry_circuits::SOURCE_DIGEST`]), else synthesized (with a
-    /// progress bar unless `quiet`) and cached there. A cache whose checksum fails is synthesized again and replaced; the matrices'
-    /// own digest still decides which key file fits, so a key is never taken on trust.
+    /// progress bar unless `quiet`) and cached there. A cache whose checksum fails is
+    /// synthesized again and replaced; the matrices' own digest still decides which key
+    /// file fits, so a key is never taken on trust.
     pub fn load_or_synthesize(
         dir: &Path,
         params: CircuitParams,

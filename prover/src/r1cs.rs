@@ -51,7 +51,7 @@ pub struct Matrices {
     pub num_witness_variables: usize,
     /// Constraints (rows of each matrix).
     pub num_constraints: usize,
-    /// The distinct coefficients, in order of first appearance (A, B, then C, row by row).
+    /// The distinct coefficients, in order of first appearance (row by row, A, B then C).
     pub coefficients: Vec<Fr>,
     /// A.
     pub a: Sparse,
@@ -137,43 +137,14 @@ impl Builder {
 }
 
 impl Matrices {
-    /// The compact form of arkworks' matrices.
+    /// The compact form of arkworks' matrices, built a constraint at a time as [`Builder`]
+    /// does (the coefficient table in that order).
     pub fn from_arkworks(m: &ConstraintMatrices<Fr>) -> Result<Self, TooLarge> {
-        let mut index: HashMap<Fr, u32> = HashMap::new();
-        let mut coefficients = Vec::new();
-        let mut sparse = |matrix: &Matrix<Fr>| -> Result<Sparse, TooLarge> {
-            let mut starts = Vec::with_capacity(matrix.len() + 1);
-            let mut entries = Vec::with_capacity(matrix.iter().map(Vec::len).sum());
-            starts.push(0);
-            for row in matrix {
-                for (c, var) in row {
-                    let k = match index.get(c) {
-                        Some(&k) => k,
-                        None => {
-                            let k = u32::try_from(coefficients.len())
-                                .map_err(|_| TooLarge("coefficients"))?;
-                            coefficients.push(*c);
-                            index.insert(*c, k);
-                            k
-                        }
-                    };
-                    let var = u32::try_from(*var).map_err(|_| TooLarge("variables"))?;
-                    entries.push((var, k));
-                }
-                starts.push(u32::try_from(entries.len()).map_err(|_| TooLarge("entries"))?);
-            }
-            Ok(Sparse { starts, entries })
-        };
-        let (a, b, c) = (sparse(&m.a)?, sparse(&m.b)?, sparse(&m.c)?);
-        Ok(Self {
-            num_instance_variables: m.num_instance_variables,
-            num_witness_variables: m.num_witness_variables,
-            num_constraints: m.num_constraints,
-            coefficients,
-            a,
-            b,
-            c,
-        })
+        let mut b = Builder::new();
+        for ((a, bb), c) in m.a.iter().zip(&m.b).zip(&m.c) {
+            b.push([a, bb, c])?;
+        }
+        Ok(b.finish(m.num_instance_variables, m.num_witness_variables))
     }
 
     /// arkworks' form of the same matrices (for comparisons with arkworks' own algorithms).

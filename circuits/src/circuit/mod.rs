@@ -133,7 +133,6 @@ fn measure(slot: &mut usize, constraints: usize) {
 }
 
 /// The public input and the witnesses every part shares: both roots and the domain.
-#[derive(Clone)]
 pub(crate) struct Header {
     input: FpVar<Fr>,
     old_root: FpVar<Fr>,

@@ -345,7 +345,8 @@ pub fn witness(w: &BatchWitness) -> Result<Vec<Fr>, SynthesisError> {
     let mut noop_roots = Vec::new();
     for (i, s) in slots.iter().enumerate() {
         match s {
-            Some(s) => root = s.link(0).1.swap_remove(0),
+            // a slot's first output is its root
+            Some(s) => root.value = s.outputs[0].0,
             None => noop_roots.push((i, root.clone())),
         }
     }
@@ -363,7 +364,8 @@ pub fn witness(w: &BatchWitness) -> Result<Vec<Fr>, SynthesisError> {
     let seen: Vec<Vec<Seen>> = slots.iter().map(|s| s.link(0).1).collect();
     let last = tail(w, &head, &seen, false)?;
 
-    let mut full = vec![Fr::one(), w.public_inputs()[0]];
+    let input = head[0].value.ok_or(SynthesisError::AssignmentMissing)?;
+    let mut full = vec![Fr::one(), input];
     full.reserve_exact(
         first.witness.len()
             + slots.iter().map(|s| s.witness.len()).sum::<usize>()
