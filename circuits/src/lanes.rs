@@ -203,12 +203,30 @@ pub fn add<C>(a: &V, b: &V, k: &Lanes<C>) -> V {
 #[target_feature(enable = "avx512f,avx512ifma")]
 #[inline]
 pub fn enter<C: MontConfig<4>>(x: [&Fp256<MontBackend<C, 4>>; 8], k: &Lanes<C>) -> V {
+    mul(&load(x, k), &k.enter, k)
+}
+
+/// The reverse of [`enter`]: each lane as an arkworks element.
+#[target_feature(enable = "avx512f,avx512ifma")]
+#[inline]
+pub fn leave<C: MontConfig<4>>(v: &V, k: &Lanes<C>) -> [Fp256<MontBackend<C, 4>>; 8] {
+    store(&mul(v, &k.leave, k), k)
+}
+
+/// Eight arkworks elements as a vector, still in arkworks' Montgomery form (`a·2^256`): no
+/// multiplication, only the limbs split. A product with a constant in this module's form
+/// (`c·2^260`, [`limbs`]) is `a·c·2^256` again, arkworks' form of `a·c`, and sums and
+/// differences keep any form: so an FFT runs on values loaded this way and stored back with
+/// [`store`], its twiddles the only values converted.
+#[target_feature(enable = "avx512f,avx512ifma")]
+#[inline]
+pub fn load<C: MontConfig<4>>(x: [&Fp256<MontBackend<C, 4>>; 8], k: &Lanes<C>) -> V {
     let w: [__m512i; 4] = std::array::from_fn(|i| {
         let l = |e: usize| x[e].0 .0[i] as i64;
         _mm512_set_epi64(l(7), l(6), l(5), l(4), l(3), l(2), l(1), l(0))
     });
     let m = k.mask;
-    let v = V([
+    V([
         _mm512_and_si512(w[0], m),
         _mm512_and_si512(
             _mm512_or_si512(_mm512_srli_epi64(w[0], 52), _mm512_slli_epi64(w[1], 12)),
@@ -223,15 +241,15 @@ pub fn enter<C: MontConfig<4>>(x: [&Fp256<MontBackend<C, 4>>; 8], k: &Lanes<C>) 
             m,
         ),
         _mm512_srli_epi64(w[3], 16),
-    ]);
-    mul(&v, &k.enter, k)
+    ])
 }
 
-/// The reverse of [`enter`]: each lane as an arkworks element.
+/// The reverse of [`load`]: the lanes' limbs joined into arkworks elements, no
+/// multiplication.
 #[target_feature(enable = "avx512f,avx512ifma")]
 #[inline]
-pub fn leave<C: MontConfig<4>>(v: &V, k: &Lanes<C>) -> [Fp256<MontBackend<C, 4>>; 8] {
-    let v = mul(v, &k.leave, k).0;
+pub fn store<C: MontConfig<4>>(v: &V, _k: &Lanes<C>) -> [Fp256<MontBackend<C, 4>>; 8] {
+    let v = v.0;
     let w = [
         _mm512_or_si512(v[0], _mm512_slli_epi64(v[1], 52)),
         _mm512_or_si512(_mm512_srli_epi64(v[1], 12), _mm512_slli_epi64(v[2], 40)),

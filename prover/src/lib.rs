@@ -13,6 +13,7 @@
 //!   system, so a stale key is detected and regenerated, never used.
 //! - [`prove`]: witness generation from the native trace and proving from the precomputed
 //!   matrices (no re-synthesis of constraints per proof); verification.
+//! - [`fft`]: the QAP step's FFTs, vectorised where the CPU has AVX-512 IFMA.
 //! - [`r1cs`]: the constraint matrices in compressed sparse rows, as the prover holds them.
 //! - [`export`]: verifying key, proof and public inputs in snarkjs's JSON formats.
 //! - [`bench`]: the prover throughput benchmark (`ferry bench prover`).
@@ -23,6 +24,7 @@
 
 pub mod bench;
 pub mod export;
+pub mod fft;
 mod heap;
 pub mod keys;
 pub mod msm;

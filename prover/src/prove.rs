@@ -175,8 +175,7 @@ pub fn quotient_profiled(
         });
         v[rows..rows + extra.len()].copy_from_slice(extra);
         timed(&mut p.qap_fft_s, || {
-            domain.ifft_in_place(&mut v);
-            coset.fft_in_place(&mut v);
+            crate::fft::domain_to_coset(&mut v, &domain, &coset)
         });
         v
     };
@@ -199,7 +198,9 @@ pub fn quotient_profiled(
         })
     });
     drop(c);
-    timed(&mut profile.qap_fft_s, || coset.ifft_in_place(&mut ab));
+    timed(&mut profile.qap_fft_s, || {
+        crate::fft::coset_to_coefficients(&mut ab, &coset)
+    });
     Ok(ab)
 }
 
