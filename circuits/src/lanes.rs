@@ -2,10 +2,11 @@
 //!
 //! One BN254 multiplication in arkworks takes about 20 ns on the machines we measure (a 2-core
 //! AMD EPYC). IFMA multiplies eight 52-bit pairs per instruction, so here an element is five
-//! 52-bit limbs and a vector [`V`] holds the same limb of eight elements, each in Montgomery
-//! form `a·2^260 mod p`. A Montgomery multiplication of eight pairs costs about 4.5 ns per pair
-//! on the same machine. Values enter from arkworks' form (`a·2^256 mod p`, 64-bit limbs) by
-//! one multiplication with `2^264 mod p` and leave by one with `2^256 mod p`.
+//! 52-bit limbs and a vector [`V`] holds the same limb of eight elements, each in arkworks'
+//! own Montgomery form `a·2^256 mod p`: the reduction takes four 52-bit steps and a last one
+//! of 48 bits. A Montgomery multiplication of eight pairs costs about 4.5 ns per pair on the
+//! same machine. So values enter from arkworks (64-bit limbs) and leave to it by splitting and
+//! joining limbs, with no multiplication.
 //!
 //! The field is either of BN254's (both are `Fp256<MontBackend<C, 4>>`): [`Lanes<C>`] holds
 //! its constants, and every operation takes it. Two users: the MSM's batched affine
@@ -58,11 +59,9 @@ fn split52(w: &[u64; 4]) -> Limbs {
     ]
 }
 
-/// `x·2^260 mod p` in five limbs: a constant as [`splat`] takes it.
+/// `x` as five limbs of arkworks' form `x·2^256 mod p`: a constant as [`splat`] takes it.
 pub fn limbs<C: MontConfig<4>>(x: &Fp256<MontBackend<C, 4>>) -> Limbs {
-    // arkworks holds x·2^256; times 16 (a Montgomery product keeps the 2^256) is x·2^260
-    let y = *x * Fp256::<MontBackend<C, 4>>::from(16u64);
-    split52(&y.0 .0)
+    split52(&x.0 .0)
 }
 
 /// The constants of `C`'s field, broadcast to all lanes.
@@ -71,11 +70,9 @@ pub struct Lanes<C> {
     p: V,
     /// `−p⁻¹ mod 2^52`.
     p_inv: __m512i,
-    /// `2^264 mod p`: multiplying by it turns `a·2^256` into `a·2^260`.
-    enter: V,
-    /// `2^256 mod p`: multiplying by it turns `a·2^260` back into `a·2^256`.
-    leave: V,
     mask: __m512i,
+    /// `2^48 − 1`: the last reduction step's digit.
+    mask48: __m512i,
     field: PhantomData<fn() -> C>,
 }
 
@@ -90,15 +87,11 @@ impl<C: MontConfig<4>> Lanes<C> {
         for _ in 0..6 {
             inv = inv.wrapping_mul(2u64.wrapping_sub(p[0].wrapping_mul(inv)));
         }
-        // arkworks holds a as a·2^256 mod p: 1 is held as 2^256 mod p, 256 as 2^264 mod p
-        let held = |a: u64| split52(&Fp256::<MontBackend<C, 4>>::from(a).0 .0);
-        let (enter, leave) = (held(256), held(1));
         Self {
             p: splat(&p),
             p_inv: _mm512_set1_epi64((inv.wrapping_neg() & MASK) as i64),
-            enter: splat(&enter),
-            leave: splat(&leave),
             mask: _mm512_set1_epi64(MASK as i64),
+            mask48: _mm512_set1_epi64(((1u64 << 48) - 1) as i64),
             field: PhantomData,
         }
     }
@@ -129,32 +122,47 @@ fn reduce_once<C>(t: [__m512i; 5], k: &Lanes<C>) -> V {
     }))
 }
 
-/// Montgomery product `a·b·2^−260 mod p` of each lane; inputs below p, output below p.
+/// Montgomery product `a·b·2^−256 mod p` of each lane; inputs below p, output below p.
 #[target_feature(enable = "avx512f,avx512ifma")]
 #[inline]
 pub fn mul<C>(a: &V, b: &V, k: &Lanes<C>) -> V {
     let zero = _mm512_setzero_si512();
     let mut t = [zero; 6];
-    for ai in a.0 {
+    for (i, ai) in a.0.into_iter().enumerate() {
         for j in 0..5 {
             t[j] = _mm512_madd52lo_epu64(t[j], ai, b.0[j]);
             t[j + 1] = _mm512_madd52hi_epu64(t[j + 1], ai, b.0[j]);
         }
-        // m makes the lowest limb divisible by 2^52 (only t[0]'s low 52 bits matter)
-        let m = _mm512_madd52lo_epu64(zero, t[0], k.p_inv);
+        // m makes the lowest limb divisible by 2^52 (only t[0]'s low 52 bits matter), and
+        // at the last step by 2^48 only: 4·52 + 48 = 256
+        let mut m = _mm512_madd52lo_epu64(zero, t[0], k.p_inv);
+        if i == 4 {
+            m = _mm512_and_si512(m, k.mask48);
+        }
         for j in 0..5 {
             t[j] = _mm512_madd52lo_epu64(t[j], m, k.p.0[j]);
             t[j + 1] = _mm512_madd52hi_epu64(t[j + 1], m, k.p.0[j]);
         }
-        let carry = _mm512_srli_epi64(t[0], 52);
-        t = [_mm512_add_epi64(t[1], carry), t[2], t[3], t[4], t[5], zero];
+        if i < 4 {
+            let carry = _mm512_srli_epi64(t[0], 52);
+            t = [_mm512_add_epi64(t[1], carry), t[2], t[3], t[4], t[5], zero];
+        }
     }
-    for j in 0..4 {
+    for j in 0..5 {
         let c = _mm512_srli_epi64(t[j], 52);
         t[j] = _mm512_and_si512(t[j], k.mask);
         t[j + 1] = _mm512_add_epi64(t[j + 1], c);
     }
-    reduce_once([t[0], t[1], t[2], t[3], t[4]], k)
+    // the low 48 bits are zero: drop them
+    reduce_once(
+        std::array::from_fn(|j| {
+            _mm512_or_si512(
+                _mm512_srli_epi64(t[j], 48),
+                _mm512_slli_epi64(_mm512_and_si512(t[j + 1], k.mask48), 4),
+            )
+        }),
+        k,
+    )
 }
 
 /// `a − b mod p` of each lane; inputs and output below p.
@@ -199,28 +207,10 @@ pub fn add<C>(a: &V, b: &V, k: &Lanes<C>) -> V {
     reduce_once(t, k)
 }
 
-/// Eight arkworks elements as a vector: lane `l` is `x[l]`.
+/// Eight arkworks elements as a vector: lane `l` is `x[l]`, its limbs split.
 #[target_feature(enable = "avx512f,avx512ifma")]
 #[inline]
 pub fn enter<C: MontConfig<4>>(x: [&Fp256<MontBackend<C, 4>>; 8], k: &Lanes<C>) -> V {
-    mul(&load(x, k), &k.enter, k)
-}
-
-/// The reverse of [`enter`]: each lane as an arkworks element.
-#[target_feature(enable = "avx512f,avx512ifma")]
-#[inline]
-pub fn leave<C: MontConfig<4>>(v: &V, k: &Lanes<C>) -> [Fp256<MontBackend<C, 4>>; 8] {
-    store(&mul(v, &k.leave, k), k)
-}
-
-/// Eight arkworks elements as a vector, still in arkworks' Montgomery form (`a·2^256`): no
-/// multiplication, only the limbs split. A product with a constant in this module's form
-/// (`c·2^260`, [`limbs`]) is `a·c·2^256` again, arkworks' form of `a·c`, and sums and
-/// differences keep any form: so an FFT runs on values loaded this way and stored back with
-/// [`store`], its twiddles the only values converted.
-#[target_feature(enable = "avx512f,avx512ifma")]
-#[inline]
-pub fn load<C: MontConfig<4>>(x: [&Fp256<MontBackend<C, 4>>; 8], k: &Lanes<C>) -> V {
     let w: [__m512i; 4] = std::array::from_fn(|i| {
         let l = |e: usize| x[e].0 .0[i] as i64;
         _mm512_set_epi64(l(7), l(6), l(5), l(4), l(3), l(2), l(1), l(0))
@@ -244,11 +234,10 @@ pub fn load<C: MontConfig<4>>(x: [&Fp256<MontBackend<C, 4>>; 8], k: &Lanes<C>) -
     ])
 }
 
-/// The reverse of [`load`]: the lanes' limbs joined into arkworks elements, no
-/// multiplication.
+/// The reverse of [`enter`]: each lane as an arkworks element, its limbs joined.
 #[target_feature(enable = "avx512f,avx512ifma")]
 #[inline]
-pub fn store<C: MontConfig<4>>(v: &V, _k: &Lanes<C>) -> [Fp256<MontBackend<C, 4>>; 8] {
+pub fn leave<C: MontConfig<4>>(v: &V, _k: &Lanes<C>) -> [Fp256<MontBackend<C, 4>>; 8] {
     let v = v.0;
     let w = [
         _mm512_or_si512(v[0], _mm512_slli_epi64(v[1], 52)),

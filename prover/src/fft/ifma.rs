@@ -1,10 +1,8 @@
 //! The radix-2 FFT over BN254's scalar field, eight butterflies at once with AVX-512 IFMA
 //! (the field arithmetic is `ferry_circuits::lanes`).
 //!
-//! Values stay in arkworks' Montgomery form throughout: [`load`] and [`store`] only split and
-//! join limbs, and a butterfly multiplies a value by a twiddle held in the lanes' form
-//! (`w·2^260`), which gives arkworks' form of the product (`lanes::load`). Only twiddles and
-//! scaling factors are converted, once per layer.
+//! The lanes hold arkworks' own Montgomery form, so values enter and leave them by splitting
+//! and joining limbs only.
 //!
 //! Decimation in time: the input permuted into bit-reversed order, then layers of
 //! butterflies whose halves are `h = 1, 2, 4, …, n/2` apart. The first three pair elements
@@ -20,7 +18,7 @@
 use ark_bn254::{Fr, FrConfig};
 use ark_ff::{Field, One};
 pub(crate) use ferry_circuits::lanes::available;
-use ferry_circuits::lanes::{add, limbs, load, mul, splat, store, sub, Lanes, V};
+use ferry_circuits::lanes::{add, enter, leave, limbs, mul, splat, sub, Lanes, V};
 use rayon::prelude::*;
 
 type K = Lanes<FrConfig>;
@@ -65,7 +63,7 @@ pub(crate) fn transform(v: &mut [Fr], root: Fr, scale: Option<(Fr, Fr)>) {
     let mut x: Vec<V> = vec![unsafe { splat(&[0; 5]) }; n / 8];
     x.par_chunks_mut(TASK)
         .zip(v.par_chunks(8 * TASK))
-        .for_each(|(x, v)| unsafe { load_all(x, v, &k) });
+        .for_each(|(x, v)| unsafe { enter_all(x, v, &k) });
 
     // h = 8 … CHUNK/2: group by group, the group in cache
     let chunk = CHUNK.min(n);
@@ -97,17 +95,16 @@ pub(crate) fn transform(v: &mut [Fr], root: Fr, scale: Option<(Fr, Fr)>) {
     }
     v.par_chunks_mut(8 * TASK)
         .zip(x.par_chunks(TASK))
-        .for_each(|(v, x)| unsafe { store_all(v, x, &k) });
+        .for_each(|(v, x)| unsafe { leave_all(v, x, &k) });
 }
 
 /// The twiddles of the layer whose halves are `h` apart: `w^j` for `j < h`, `w` a primitive
-/// `2h`-th root of unity, eight to a vector in the lanes' form.
+/// `2h`-th root of unity, eight to a vector.
 fn twiddles(root: Fr, n: usize, h: usize, k: &K) -> Vec<V> {
     powers(Fr::one(), root.pow([(n / (2 * h)) as u64]), h / 8, k)
 }
 
-/// `c·r^i` for `i < 8·count`, eight to a vector in the lanes' form (constants for [`mul`]
-/// with values in arkworks' form).
+/// `c·r^i` for `i < 8·count`, eight to a vector.
 fn powers(c: Fr, r: Fr, count: usize, k: &K) -> Vec<V> {
     let r8 = unsafe { splat(&limbs(&r.pow([8]))) };
     let mut out = vec![unsafe { splat(&[0; 5]) }; count];
@@ -123,12 +120,10 @@ fn powers(c: Fr, r: Fr, count: usize, k: &K) -> Vec<V> {
     out
 }
 
-/// `part[0]` holds `first` in the lanes' form, and each next vector the one before times `r8`.
+/// `part[0]` holds `first`, and each next vector the one before times `r8`.
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn chain(part: &mut [V], first: &[Fr; 8], r8: &V, k: &K) {
-    // loaded as arkworks holds them (f·2^256), times 16 in the lanes' form: f·2^260
-    let sixteen = splat(&limbs(&Fr::from(16u64)));
-    let mut x = mul(&load(std::array::from_fn(|l| &first[l]), k), &sixteen, k);
+    let mut x = enter(std::array::from_fn(|l| &first[l]), k);
     for p in part {
         *p = x;
         x = mul(&x, r8, k);
@@ -136,20 +131,20 @@ fn chain(part: &mut [V], first: &[Fr; 8], r8: &V, k: &K) {
 }
 
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn load_all(x: &mut [V], v: &[Fr], k: &K) {
+fn enter_all(x: &mut [V], v: &[Fr], k: &K) {
     for (x, c) in x.iter_mut().zip(v.chunks(8)) {
-        *x = load(std::array::from_fn(|l| &c[l]), k);
+        *x = enter(std::array::from_fn(|l| &c[l]), k);
     }
 }
 
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn store_all(v: &mut [Fr], x: &[V], k: &K) {
+fn leave_all(v: &mut [Fr], x: &[V], k: &K) {
     for (c, x) in v.chunks_mut(8).zip(x) {
-        c.copy_from_slice(&store(x, k));
+        c.copy_from_slice(&leave(x, k));
     }
 }
 
-/// `x ← x·f`, `f` in the lanes' form.
+/// `x ← x·f`.
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn times(x: &mut [V], f: &[V], k: &K) {
     for (x, f) in x.iter_mut().zip(f) {
