@@ -250,3 +250,22 @@ pub fn leave<C: MontConfig<4>>(v: &V, _k: &Lanes<C>) -> [Fp256<MontBackend<C, 4>
     let w: [[u64; 8]; 4] = w.map(|x| unsafe { std::mem::transmute::<__m512i, [u64; 8]>(x) });
     std::array::from_fn(|e| Fp256::new_unchecked(BigInt([w[0][e], w[1][e], w[2][e], w[3][e]])))
 }
+
+/// Lane `l` of the result is lane `l ^ h` of `v`: `h` of 1, 2 or 4 swaps neighbours, pairs or
+/// halves.
+#[target_feature(enable = "avx512f,avx512ifma")]
+#[inline]
+pub fn swap_lanes(v: &V, h: usize) -> V {
+    let h = h as i64;
+    let idx = _mm512_set_epi64(7 ^ h, 6 ^ h, 5 ^ h, 4 ^ h, 3 ^ h, 2 ^ h, 1 ^ h, h);
+    V(v.0.map(|limb| _mm512_permutexvar_epi64(idx, limb)))
+}
+
+/// Lane `l` of `b` where bit `l` of `mask` is set, else of `a`.
+#[target_feature(enable = "avx512f,avx512ifma")]
+#[inline]
+pub fn blend(mask: u8, a: &V, b: &V) -> V {
+    V(std::array::from_fn(|j| {
+        _mm512_mask_blend_epi64(mask, a.0[j], b.0[j])
+    }))
+}

@@ -27,10 +27,10 @@ pub fn domain_to_coset(
 ) {
     assert_eq!(v.len(), domain.size(), "one value per point of the domain");
     if vectorised(v.len()) {
-        // the interpolation's 1/n and the coset's powers of g in the same pass
-        let scale = (domain.size_inv(), coset.coset_offset());
-        ifma::transform(v, domain.group_gen_inv(), Some(scale));
-        ifma::transform(v, domain.group_gen(), None);
+        // the interpolation's 1/n and the coset's powers of g in one pass, between a
+        // transform that leaves bit-reversed order and one that takes it
+        let (n_inv, g) = (domain.size_inv(), coset.coset_offset());
+        ifma::domain_to_coset(v, domain.group_gen(), n_inv, g);
     } else {
         domain.ifft_in_place(v);
         coset.fft_in_place(v);
@@ -43,7 +43,7 @@ pub fn coset_to_coefficients(v: &mut Vec<Fr>, coset: &GeneralEvaluationDomain<Fr
     assert_eq!(v.len(), coset.size(), "one value per point of the coset");
     if vectorised(v.len()) {
         let scale = (coset.size_inv(), coset.coset_offset_inv());
-        ifma::transform(v, coset.group_gen_inv(), Some(scale));
+        ifma::transform(v, coset.group_gen_inv(), scale);
     } else {
         coset.ifft_in_place(v);
     }
@@ -101,7 +101,7 @@ mod tests {
         let v: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
         let (c, r) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
         let mut ours = v.clone();
-        ifma::transform(&mut ours, w, Some((c, r)));
+        ifma::transform(&mut ours, w, (c, r));
         for (i, got) in ours.iter().enumerate() {
             let dft: Fr = (0..n).map(|j| v[j] * w.pow([(i * j) as u64])).sum();
             assert_eq!(*got, dft * c * r.pow([i as u64]), "point {i}");

@@ -4,11 +4,15 @@
 //! The lanes hold arkworks' own Montgomery form, so values enter and leave them by splitting
 //! and joining limbs only.
 //!
-//! Decimation in time: the input permuted into bit-reversed order, then layers of
-//! butterflies whose halves are `h = 1, 2, 4, …, n/2` apart. The first three pair elements
-//! inside one vector of eight and run on arkworks' scalar arithmetic; the others pair whole
-//! vectors. Layers whose groups fit in `CHUNK` elements run group by group, so a group's
-//! values stay in cache through all of them; the larger ones pass over the whole vector.
+//! Two kinds of transform, so that no permutation is needed between them: decimation in
+//! frequency ([`dif`]) takes values in natural order and leaves them in bit-reversed order,
+//! decimation in time ([`dit`]) the reverse. Evaluations over the domain go onto the coset by
+//! a DIF with `ω⁻¹`, the scaling by `g^i/n` in bit-reversed order, and a DIT with `ω`.
+//! A transform is layers of butterflies whose halves are `h` apart, `h = n/2, …, 2, 1` or the
+//! reverse: for `h` of 1, 2 and 4 the pairs lie inside one vector of eight (lanes swapped),
+//! above it they pair whole vectors. Layers whose groups fit in `CHUNK` elements run group
+//! by group, so a group's values stay in cache through all of them; the larger ones pass
+//! over the whole vector.
 //!
 //! `unsafe` is allowed in this module only, for calling the `#[target_feature]` functions
 //! once [`available`] has confirmed the features.
@@ -18,7 +22,9 @@
 use ark_bn254::{Fr, FrConfig};
 use ark_ff::{Field, One};
 pub(crate) use ferry_circuits::lanes::available;
-use ferry_circuits::lanes::{add, enter, leave, limbs, mul, splat, sub, Lanes, V};
+use ferry_circuits::lanes::{
+    add, blend, enter, leave, limbs, mul, splat, sub, swap_lanes, Lanes, V,
+};
 use rayon::prelude::*;
 
 type K = Lanes<FrConfig>;
@@ -29,73 +35,225 @@ const CHUNK: usize = 1 << 12;
 /// Vectors per parallel task in a pass over the whole vector.
 const TASK: usize = 64;
 
-/// `v[i] ← Σ_j v[j]·root^(i·j)`, then, with `scale = Some((c, r))`, `v[i] ← c·r^i·v[i]`.
-/// `root` must be a primitive `n`-th root of unity, `n = v.len()` a power of two, at least 16.
-pub(crate) fn transform(v: &mut [Fr], root: Fr, scale: Option<(Fr, Fr)>) {
+/// `v`, evaluations over the domain of the primitive `n`-th root `omega`, becomes
+/// `v[i] ← Σ_j u_j·(g·omega^i)^j` where `u` interpolates `v` (`u_j = n_inv·Σ_k v_k·omega^(−jk)`):
+/// the evaluations over the coset `g·⟨omega⟩`. `n = v.len()` a power of two, at least 16.
+pub(crate) fn domain_to_coset(v: &mut [Fr], omega: Fr, n_inv: Fr, g: Fr) {
+    let k = keys(v.len());
+    let mut x = enter_vec(v, &k);
+    layers(
+        &mut x,
+        omega.inverse().expect("a root of unity"),
+        Kind::Dif,
+        &k,
+    );
+    scale_bit_reversed(&mut x, n_inv, g, &k);
+    layers(&mut x, omega, Kind::Dit, &k);
+    leave_vec(v, &x, &k);
+}
+
+/// `v[i] ← c·r^i·Σ_j v_j·root^(i·j)`: a DFT by the primitive `n`-th root `root`, then each
+/// value scaled. `n = v.len()` a power of two, at least 16.
+pub(crate) fn transform(v: &mut [Fr], root: Fr, (c, r): (Fr, Fr)) {
+    let k = keys(v.len());
+    bit_reverse(v);
+    let mut x = enter_vec(v, &k);
+    layers(&mut x, root, Kind::Dit, &k);
+    let f = powers(c, r, x.len(), &k);
+    x.par_chunks_mut(TASK)
+        .zip(f.par_chunks(TASK))
+        .for_each(|(x, f)| unsafe { times(x, f, &k) });
+    leave_vec(v, &x, &k);
+}
+
+/// The field's constants, once the size and the CPU are checked.
+fn keys(n: usize) -> K {
     assert!(available(), "the vectorised FFT needs AVX-512 IFMA");
-    let n = v.len();
     assert!(n.is_power_of_two() && n >= 16, "FFT size {n}");
     // SAFETY (this and every `unsafe` below): the CPU has the features the called functions
     // are compiled for, checked above.
-    let k = unsafe { K::new() };
-    bit_reverse(v);
-    // h = 1, 2, 4: within each vector of eight, on arkworks' scalars
-    let small: [Vec<Fr>; 3] = [1, 2, 4].map(|h| {
-        let w = root.pow([(n / (2 * h)) as u64]);
-        std::iter::successors(Some(Fr::one()), |x| Some(*x * w))
-            .take(h)
-            .collect()
-    });
-    v.par_chunks_mut(8).for_each(|c| {
-        for (level, tw) in small.iter().enumerate() {
-            let h = 1 << level;
-            for g in c.chunks_mut(2 * h) {
-                let (lo, hi) = g.split_at_mut(h);
-                for ((a, b), w) in lo.iter_mut().zip(hi.iter_mut()).zip(tw) {
-                    let t = *b * w;
-                    *b = *a - t;
-                    *a += t;
-                }
-            }
-        }
-    });
+    unsafe { K::new() }
+}
 
-    let mut x: Vec<V> = vec![unsafe { splat(&[0; 5]) }; n / 8];
-    x.par_chunks_mut(TASK)
-        .zip(v.par_chunks(8 * TASK))
-        .for_each(|(x, v)| unsafe { enter_all(x, v, &k) });
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Decimation in frequency: natural order in, bit-reversed out; `h` from `n/2` down.
+    Dif,
+    /// Decimation in time: bit-reversed in, natural out; `h` from 1 up.
+    Dit,
+}
 
-    // h = 8 … CHUNK/2: group by group, the group in cache
+fn enter_vec(v: &[Fr], k: &K) -> Vec<V> {
+    v.par_chunks(8 * TASK)
+        .flat_map_iter(|v| unsafe { enter_all(v, k) })
+        .collect()
+}
+
+fn leave_vec(v: &mut [Fr], x: &[V], k: &K) {
+    v.par_chunks_mut(8 * TASK)
+        .zip(x.par_chunks(TASK))
+        .for_each(|(v, x)| unsafe { leave_all(v, x, k) });
+}
+
+/// Every layer of a transform by `root` (a primitive `n`-th root of unity, `n = 8·x.len()`).
+fn layers(x: &mut [V], root: Fr, kind: Kind, k: &K) {
+    let n = 8 * x.len();
     let chunk = CHUNK.min(n);
-    let layers: Vec<Vec<V>> = (3..chunk.trailing_zeros())
-        .map(|level| twiddles(root, n, 1 << level, &k))
+    // h = 1, 2, 4: one twiddle vector each, lane l holding w^(l mod h)
+    let inside: Vec<V> = [1, 2, 4]
+        .iter()
+        .map(|&h| {
+            let w = root.pow([(n / (2 * h)) as u64]);
+            let lanes: [Fr; 8] = std::array::from_fn(|l| w.pow([(l % h) as u64]));
+            unsafe { enter(std::array::from_fn(|l| &lanes[l]), k) }
+        })
         .collect();
-    x.par_chunks_mut(chunk / 8)
-        .for_each(|g| unsafe { cached_layers(g, &layers, &k) });
-
-    // h = CHUNK … n/2: a pass each
-    let mut h = chunk;
-    while h < n {
-        let tw = twiddles(root, n, h, &k);
+    // h = 8 … chunk/2
+    let cached: Vec<Vec<V>> = (3..chunk.trailing_zeros())
+        .map(|level| twiddles(root, n, 1 << level, k))
+        .collect();
+    let big = |x: &mut [V], h: usize| {
+        let tw = twiddles(root, n, h, k);
         x.par_chunks_mut(2 * h / 8).for_each(|g| {
             let (lo, hi) = g.split_at_mut(h / 8);
             lo.par_chunks_mut(TASK)
                 .zip(hi.par_chunks_mut(TASK))
                 .zip(tw.par_chunks(TASK))
-                .for_each(|((lo, hi), tw)| unsafe { butterflies(lo, hi, tw, &k) });
+                .for_each(|((lo, hi), tw)| unsafe { butterflies(lo, hi, tw, kind, k) });
         });
-        h *= 2;
+    };
+    let group = |x: &mut [V]| {
+        x.par_chunks_mut(chunk / 8)
+            .for_each(|g| unsafe { in_cache(g, &inside, &cached, kind, k) })
+    };
+    let big_h = std::iter::successors(Some(chunk), |h| Some(h * 2)).take_while(|&h| h < n);
+    match kind {
+        Kind::Dif => {
+            for h in big_h.collect::<Vec<_>>().into_iter().rev() {
+                big(x, h);
+            }
+            group(x);
+        }
+        Kind::Dit => {
+            group(x);
+            for h in big_h {
+                big(x, h);
+            }
+        }
     }
+}
 
-    if let Some((c, r)) = scale {
-        let f = powers(c, r, n / 8, &k);
-        x.par_chunks_mut(TASK)
-            .zip(f.par_chunks(TASK))
-            .for_each(|(x, f)| unsafe { times(x, f, &k) });
+/// The layers of one group of `chunk` elements: those inside each vector (`inside`, the
+/// twiddles of h = 1, 2, 4) and those between its vectors (`cached`, h = 8, 16, …), in the
+/// order of `kind`.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn in_cache(g: &mut [V], inside: &[V], cached: &[Vec<V>], kind: Kind, k: &K) {
+    let across = |g: &mut [V], tw: &[V]| {
+        for pair in g.chunks_mut(2 * tw.len()) {
+            let (lo, hi) = pair.split_at_mut(tw.len());
+            butterflies(lo, hi, tw, kind, k);
+        }
+    };
+    if kind == Kind::Dif {
+        for tw in cached.iter().rev() {
+            across(g, tw);
+        }
     }
-    v.par_chunks_mut(8 * TASK)
-        .zip(x.par_chunks(TASK))
-        .for_each(|(v, x)| unsafe { leave_all(v, x, &k) });
+    let order: [usize; 3] = if kind == Kind::Dif {
+        [2, 1, 0]
+    } else {
+        [0, 1, 2]
+    };
+    for x in g.iter_mut() {
+        for level in order {
+            *x = within(x, 1 << level, &inside[level], kind, k);
+        }
+    }
+    if kind == Kind::Dit {
+        for tw in cached {
+            across(g, tw);
+        }
+    }
+}
+
+/// One layer whose pairs lie inside the vector, `h` lanes apart; `w` holds each lane's
+/// twiddle.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn within(x: &V, h: usize, w: &V, kind: Kind, k: &K) -> V {
+    // the lanes that hold a pair's second element
+    let high = match h {
+        1 => 0b1010_1010,
+        2 => 0b1100_1100,
+        _ => 0b1111_0000,
+    };
+    let partner = swap_lanes(x, h);
+    // in every lane, the pair's first (a) and second (b) element
+    let a = blend(high, x, &partner);
+    let b = blend(high, &partner, x);
+    match kind {
+        Kind::Dit => {
+            let t = mul(&b, w, k);
+            blend(high, &add(&a, &t, k), &sub(&a, &t, k))
+        }
+        Kind::Dif => blend(high, &add(&a, &b, k), &mul(&sub(&a, &b, k), w, k)),
+    }
+}
+
+/// The butterflies of `kind` between `a` of `lo` and `b` of `hi`, twiddle `w` of `tw`: in
+/// time `(a + w·b, a − w·b)`, in frequency `(a + b, (a − b)·w)`.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn butterflies(lo: &mut [V], hi: &mut [V], tw: &[V], kind: Kind, k: &K) {
+    for ((a, b), w) in lo.iter_mut().zip(hi.iter_mut()).zip(tw) {
+        match kind {
+            Kind::Dit => {
+                let t = mul(b, w, k);
+                *b = sub(a, &t, k);
+                *a = add(a, &t, k);
+            }
+            Kind::Dif => {
+                let d = sub(a, b, k);
+                *a = add(a, b, k);
+                *b = mul(&d, w, k);
+            }
+        }
+    }
+}
+
+/// `x[p] ← x[p]·c·r^i` where `i` is `p` with its bits reversed: the scaling of a vector a DIF
+/// left in bit-reversed order. For `p = 8b + l`, `i = rev₃(l)·n/8 + rev(b)`: a factor per
+/// lane and one per vector.
+fn scale_bit_reversed(x: &mut [V], c: Fr, r: Fr, k: &K) {
+    let blocks = x.len();
+    let lanes: [Fr; 8] =
+        std::array::from_fn(|l| r.pow([((l as u8).reverse_bits() >> 5) as u64 * blocks as u64]));
+    let per_lane = unsafe { enter(std::array::from_fn(|l| &lanes[l]), k) };
+    // c·r^j for j < blocks, in natural order
+    let mut per_block = vec![Fr::one(); blocks];
+    per_block
+        .par_chunks_mut(8 * TASK)
+        .enumerate()
+        .for_each(|(i, part)| {
+            let mut f = c * r.pow([(8 * TASK * i) as u64]);
+            for p in part {
+                *p = f;
+                f *= r;
+            }
+        });
+    let bits = blocks.trailing_zeros();
+    x.par_chunks_mut(TASK).enumerate().for_each(|(i, x)| {
+        let f: Vec<Fr> = (0..x.len())
+            .map(|j| per_block[reverse(TASK * i + j, bits)])
+            .collect();
+        unsafe { scale_each(x, &per_lane, &f, k) }
+    });
+}
+
+/// `x[j] ← x[j]·per_lane·f[j]`.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn scale_each(x: &mut [V], per_lane: &V, f: &[Fr], k: &K) {
+    for (x, f) in x.iter_mut().zip(f) {
+        *x = mul(&mul(x, per_lane, k), &splat(&limbs(f)), k);
+    }
 }
 
 /// The twiddles of the layer whose halves are `h` apart: `w^j` for `j < h`, `w` a primitive
@@ -131,10 +289,10 @@ fn chain(part: &mut [V], first: &[Fr; 8], r8: &V, k: &K) {
 }
 
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn enter_all(x: &mut [V], v: &[Fr], k: &K) {
-    for (x, c) in x.iter_mut().zip(v.chunks(8)) {
-        *x = enter(std::array::from_fn(|l| &c[l]), k);
-    }
+fn enter_all(v: &[Fr], k: &K) -> Vec<V> {
+    v.chunks(8)
+        .map(|c| enter(std::array::from_fn(|l| &c[l]), k))
+        .collect()
 }
 
 #[target_feature(enable = "avx512f,avx512ifma")]
@@ -152,33 +310,19 @@ fn times(x: &mut [V], f: &[V], k: &K) {
     }
 }
 
-/// Every layer of `layers` (the twiddles of `h = 8, 16, …`) over one group of vectors.
-#[target_feature(enable = "avx512f,avx512ifma")]
-fn cached_layers(g: &mut [V], layers: &[Vec<V>], k: &K) {
-    for tw in layers {
-        let half = tw.len();
-        for pair in g.chunks_mut(2 * half) {
-            let (lo, hi) = pair.split_at_mut(half);
-            butterflies(lo, hi, tw, k);
-        }
+/// `i`'s lowest `bits` bits in reverse order.
+fn reverse(i: usize, bits: u32) -> usize {
+    if bits == 0 {
+        return 0;
     }
-}
-
-/// `(a, b) ← (a + w·b, a − w·b)` for each `a` of `lo`, `b` of `hi`, `w` of `tw`.
-#[target_feature(enable = "avx512f,avx512ifma")]
-fn butterflies(lo: &mut [V], hi: &mut [V], tw: &[V], k: &K) {
-    for ((a, b), w) in lo.iter_mut().zip(hi.iter_mut()).zip(tw) {
-        let t = mul(b, w, k);
-        *b = sub(a, &t, k);
-        *a = add(a, &t, k);
-    }
+    i.reverse_bits() >> (usize::BITS - bits)
 }
 
 /// Permutes `v` into bit-reversed order of its indices.
 fn bit_reverse(v: &mut [Fr]) {
     let bits = v.len().trailing_zeros();
     for i in 0..v.len() {
-        let j = i.reverse_bits() >> (usize::BITS - bits);
+        let j = reverse(i, bits);
         if i < j {
             v.swap(i, j);
         }
