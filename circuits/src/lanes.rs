@@ -9,9 +9,9 @@
 //! joining limbs, with no multiplication.
 //!
 //! The field is either of BN254's (both are `Fp256<MontBackend<C, 4>>`): [`Lanes<C>`] holds
-//! its constants, and every operation takes it. Two users: the MSM's batched affine
-//! additions (`ferry-prover`, over the base field) and [`crate::poseidon::poseidon_many`]
-//! (over the scalar field).
+//! its constants, and every operation takes it. Three users: the MSM's batched affine
+//! additions and the QAP step's FFTs (`ferry-prover`, over the base and the scalar field),
+//! and [`crate::poseidon::poseidon_many`] (over the scalar field).
 //!
 //! Everything here but [`available`] and [`limbs`] is compiled for `avx512f` and
 //! `avx512ifma`. Safety: call it only where [`available`] has returned true (from code
