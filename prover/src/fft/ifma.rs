@@ -5,8 +5,8 @@
 //! and joining limbs only.
 //!
 //! Two kinds of transform, so that no permutation is needed between them: decimation in
-//! frequency ([`dif`]) takes values in natural order and leaves them in bit-reversed order,
-//! decimation in time ([`dit`]) the reverse. Evaluations over the domain go onto the coset by
+//! frequency ([`Kind::Dif`]) takes values in natural order and leaves them in bit-reversed
+//! order, decimation in time ([`Kind::Dit`]) the reverse. Evaluations over the domain go onto the coset by
 //! a DIF with `ω⁻¹`, the scaling by `g^i/n` in bit-reversed order, and a DIT with `ω`.
 //! A transform is layers of butterflies whose halves are `h` apart, `h = n/2, …, 2, 1` or the
 //! reverse: for `h` of 1, 2 and 4 the pairs lie inside one vector of eight (lanes swapped),
@@ -84,9 +84,11 @@ enum Kind {
 }
 
 fn enter_vec(v: &[Fr], k: &K) -> Vec<V> {
-    v.par_chunks(8 * TASK)
-        .flat_map_iter(|v| unsafe { enter_all(v, k) })
-        .collect()
+    let mut x = vec![unsafe { splat(&[0; 5]) }; v.len() / 8];
+    x.par_chunks_mut(TASK)
+        .zip(v.par_chunks(8 * TASK))
+        .for_each(|(x, v)| unsafe { enter_all(x, v, k) });
+    x
 }
 
 fn leave_vec(v: &mut [Fr], x: &[V], k: &K) {
@@ -232,27 +234,29 @@ fn scale_bit_reversed(x: &mut [V], c: Fr, r: Fr, k: &K) {
     per_block
         .par_chunks_mut(8 * TASK)
         .enumerate()
-        .for_each(|(i, part)| {
-            let mut f = c * r.pow([(8 * TASK * i) as u64]);
-            for p in part {
-                *p = f;
-                f *= r;
-            }
-        });
-    let bits = blocks.trailing_zeros();
-    x.par_chunks_mut(TASK).enumerate().for_each(|(i, x)| {
-        let f: Vec<Fr> = (0..x.len())
-            .map(|j| per_block[reverse(TASK * i + j, bits)])
-            .collect();
-        unsafe { scale_each(x, &per_lane, &f, k) }
-    });
+        .for_each(|(i, part)| fill_powers(part, c * r.pow([(8 * TASK * i) as u64]), r));
+    x.par_chunks_mut(TASK)
+        .enumerate()
+        .for_each(|(i, x)| unsafe { scale_each(x, TASK * i, &per_lane, &per_block, k) });
 }
 
-/// `x[j] ← x[j]·per_lane·f[j]`.
+/// `x[j] ← x[j]·per_lane·per_block[rev(first + j)]`, `rev` reversing the bits of a vector's
+/// index.
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn scale_each(x: &mut [V], per_lane: &V, f: &[Fr], k: &K) {
-    for (x, f) in x.iter_mut().zip(f) {
+fn scale_each(x: &mut [V], first: usize, per_lane: &V, per_block: &[Fr], k: &K) {
+    let bits = per_block.len().trailing_zeros();
+    for (j, x) in x.iter_mut().enumerate() {
+        let f = &per_block[reverse(first + j, bits)];
         *x = mul(&mul(x, per_lane, k), &splat(&limbs(f)), k);
+    }
+}
+
+/// `part[j] ← start·r^j`.
+fn fill_powers(part: &mut [Fr], start: Fr, r: Fr) {
+    let mut f = start;
+    for p in part {
+        *p = f;
+        f *= r;
     }
 }
 
@@ -268,11 +272,8 @@ fn powers(c: Fr, r: Fr, count: usize, k: &K) -> Vec<V> {
     let mut out = vec![unsafe { splat(&[0; 5]) }; count];
     out.par_chunks_mut(TASK).enumerate().for_each(|(i, part)| {
         // the part's first vector from arkworks' scalars, each next by one product
-        let start = c * r.pow([(8 * TASK * i) as u64]);
-        let mut first = [start; 8];
-        for l in 1..8 {
-            first[l] = first[l - 1] * r;
-        }
+        let mut first = [Fr::one(); 8];
+        fill_powers(&mut first, c * r.pow([(8 * TASK * i) as u64]), r);
         unsafe { chain(part, &first, &r8, k) }
     });
     out
@@ -289,10 +290,10 @@ fn chain(part: &mut [V], first: &[Fr; 8], r8: &V, k: &K) {
 }
 
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn enter_all(v: &[Fr], k: &K) -> Vec<V> {
-    v.chunks(8)
-        .map(|c| enter(std::array::from_fn(|l| &c[l]), k))
-        .collect()
+fn enter_all(x: &mut [V], v: &[Fr], k: &K) {
+    for (x, c) in x.iter_mut().zip(v.chunks(8)) {
+        *x = enter(std::array::from_fn(|l| &c[l]), k);
+    }
 }
 
 #[target_feature(enable = "avx512f,avx512ifma")]
