@@ -116,6 +116,7 @@ impl BatchWitness {
                 .map(|_| DepositWitness {
                     op: None,
                     refund: false,
+                    withdrawn: 0,
                     account: noop_slot(d),
                 })
                 .collect(),
@@ -182,6 +183,8 @@ pub struct BatchBuilder<'s> {
     transfers: Vec<TransferWitness>,
     withdrawals: Vec<WithdrawWitness>,
     records: [Vec<u8>; 3],
+    /// Paths of writes settled early (see [`Self::deposit`]), in write order.
+    settled: Vec<MerklePath>,
     sealed: bool,
 }
 
@@ -210,6 +213,7 @@ impl<'s> BatchBuilder<'s> {
             transfers: Vec::new(),
             withdrawals: Vec::new(),
             records: Default::default(),
+            settled: Vec::new(),
             sealed: false,
         }
     }
@@ -234,19 +238,31 @@ impl<'s> BatchBuilder<'s> {
             .ok_or(TxError::BalanceOverflow(self.fee_account))
     }
 
-    /// Adds a deposit at `id`.
+    /// Adds a queue entry: a deposit at `id`, or a forced withdrawal (of the account it
+    /// names, `id` unused).
     pub fn deposit(&mut self, id: AccountId, d: &Deposit) -> Result<(), BatchError> {
         self.deposit_slot()?;
         let index = self.deposits.len();
-        let w = self
-            .state
-            .apply_deposit(id, d)
-            .map_err(|error| BatchError::Op {
-                kind: "deposit",
-                index,
-                error,
-            })?;
-        self.records[0].extend_from_slice(&d.pubdata(id));
+        let op = |error| BatchError::Op {
+            kind: "deposit",
+            index,
+            error,
+        };
+        let Some(id) = d.forced_account() else {
+            let w = self.state.apply_deposit(id, d).map_err(op)?;
+            self.records[0].extend_from_slice(&d.pubdata(id));
+            self.deposits.push(w);
+            return Ok(());
+        };
+        let mut w = self.state.apply_forced_withdrawal(d).map_err(op)?;
+        if !w.writes() {
+            // its witness needs the path as the earlier writes left it: they reach the
+            // tree now, their paths kept for `finish`
+            self.settled.extend(self.state.settle(true));
+            w.account.path = self.state.path(id);
+        }
+        let record = d.forced_pubdata(crate::ops::Amount(w.withdrawn));
+        self.records[0].extend_from_slice(&record);
         self.deposits.push(w);
         Ok(())
     }
@@ -256,10 +272,18 @@ impl<'s> BatchBuilder<'s> {
     /// account would overflow, or the tree is full), so that it does not block the queue.
     pub fn refund_deposit(&mut self, d: &Deposit) -> Result<(), BatchError> {
         self.deposit_slot()?;
+        if d.amount.0 == 0 {
+            return Err(BatchError::Op {
+                kind: "refund",
+                index: self.deposits.len(),
+                error: TxError::ZeroDeposit,
+            });
+        }
         self.records[0].extend_from_slice(&d.refund_pubdata());
         self.deposits.push(DepositWitness {
             op: Some((AccountId(0), *d)),
             refund: true,
+            withdrawn: 0,
             account: noop_slot(self.params.depth),
         });
         Ok(())
@@ -386,9 +410,9 @@ impl<'s> BatchBuilder<'s> {
 
         // every write reaches the tree now, and its witness gets the path it had before it;
         // the writes came in this order: deposits, transfers (sender, receiver), withdrawals, fee
-        let mut paths = self.state.settle(true).into_iter();
-        // (a refund writes nothing)
-        let slots = (self.deposits.iter_mut().filter(|d| !d.refund))
+        let settled = std::mem::take(&mut self.settled);
+        let mut paths = settled.into_iter().chain(self.state.settle(true));
+        let slots = (self.deposits.iter_mut().filter(|d| d.writes()))
             .map(|d| &mut d.account)
             .chain(
                 self.transfers

@@ -75,6 +75,22 @@ impl State {
             if Deposit::refund_from_pubdata(rec).is_some() {
                 continue; // credited back on L1; no account changes
             }
+            if rec[0] == opcode::FORCED_WITHDRAW {
+                let (d, amount) = Deposit::forced_from_pubdata(rec)
+                    .ok_or(ReplayError::Record { section, index })?;
+                let w = self
+                    .apply_forced_withdrawal(&d)
+                    .map_err(|error| ReplayError::Apply {
+                        section,
+                        index,
+                        error,
+                    })?;
+                // the amount is no choice: the balance if the requester owns it, else 0
+                if w.withdrawn != amount.0 {
+                    return Err(ReplayError::Record { section, index });
+                }
+                continue;
+            }
             let (id, d): (AccountId, Deposit) =
                 Deposit::from_pubdata(rec).ok_or(ReplayError::Record { section, index })?;
             self.apply_deposit(id, &d)

@@ -1,6 +1,6 @@
 //! Differential test of the whole batch: on random sequences of ops (valid and invalid), the
 //! native state-transition function and the circuit agree on the new root and the public
-//! data, the constraint system is satisfied, refused ops change nothing, and value is conserved.
+//! data (forced withdrawals included), the constraint system is satisfied, refused ops change nothing, and value is conserved.
 
 mod common;
 
@@ -29,6 +29,10 @@ enum Op {
     Refund {
         key: u32,
         amount: u64,
+    },
+    Forced {
+        id: u32,
+        requester: u8,
     },
 }
 
@@ -63,6 +67,7 @@ fn op() -> impl Strategy<Value = Op> {
             amount
         }),
         (0u32..6, 0u64..1_000_000).prop_map(|(key, amount)| Op::Refund { key, amount }),
+        (0u32..16, 0u8..6).prop_map(|(id, requester)| Op::Forced { id, requester }),
     ]
 }
 
@@ -137,6 +142,16 @@ proptest! {
                         amount: ferry_circuits::ops::Amount(amount),
                     };
                     b.refund_deposit(&d)
+                }
+                Op::Forced { id, requester } => {
+                    // the whole balance if the requester owns the account, else nothing
+                    let requester = owner(requester);
+                    let owned = b.state().account(AccountId(id)).filter(|a| a.owner == requester);
+                    let take = owned.map_or(0, |a| a.balance);
+                    let d = ferry_circuits::ops::deposit::Deposit::forced_withdrawal(AccountId(id), requester);
+                    let r = b.deposit(AccountId(0), &d);
+                    if r.is_ok() { withdrawn += u128::from(take); }
+                    r
                 }
             };
             if result.is_err() {

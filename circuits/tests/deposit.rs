@@ -18,6 +18,7 @@ fn slot_flags(enabled: bool, is_new: bool, refund: bool) -> Overrides {
                 enabled,
                 is_new,
                 refund,
+                forced: false,
             },
         )],
         ..Default::default()

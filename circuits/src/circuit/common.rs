@@ -90,6 +90,18 @@ pub fn zero_unless(x: &FpVar<Fr>, enabled: &Boolean<Fr>) -> Result<(), Synthesis
     x.mul_equals(&off, &FpVar::zero())
 }
 
+/// Enforces `x ≠ 0` when `cond` (1 constraint: `x · inverse = cond`). A witness with `x = 0`
+/// leaves the system unsatisfied rather than failing synthesis, so that a dishonest prover's
+/// witness can be checked like any other.
+pub fn nonzero_if(x: &FpVar<Fr>, cond: &Boolean<Fr>) -> Result<(), SynthesisError> {
+    use ark_ff::Field;
+    let inverse = FpVar::new_witness(x.cs(), || {
+        let inverse = x.value()?.inverse().unwrap_or_default();
+        Ok(if cond.value()? { inverse } else { Fr::from(0u64) })
+    })?;
+    x.mul_equals(&inverse, &FpVar::from(cond.clone()))
+}
+
 /// A packed float in the circuit: its bits (big-endian, exponent first, as in public data) and value.
 #[derive(Debug, Clone)]
 pub struct PackedVar {

@@ -9,10 +9,18 @@
 //! free) is refunded instead: its record is `04 | 000000 | amount:8 | owner:20 | pubkey.x:32 |
 //! pubkey.y:32`, it changes no account, and the L1 contract, which matches bytes 4..96 against
 //! its queue as for a deposit, credits the amount back to the depositor.
+//!
+//! A forced withdrawal (L1 `forceWithdraw(accountId)`) shares the queue: its entry is a
+//! [`Deposit`] of amount 0 (a deposit's never is) with the account id in the key's x word and
+//! 0 in its y word, and the requester as owner. It takes a deposit slot and withdraws the
+//! account's whole balance, with no L2 signature, if the requester is the account's owner;
+//! otherwise (another address, or an empty slot) it changes nothing and withdraws 0. Its
+//! record is `05 | account_id:3 | amount:8 | requester:20 | account_id:32 | 0:32`: bytes
+//! 12..96 are the queue entry's, and the contract credits `amount` to the requester.
 
 use super::{get_be, opcode, put_be, Account, AccountId, Amount, L1Address, TxError};
 use crate::eddsa::PublicKey;
-use crate::field::{fr_from_be32, fr_to_be32};
+use crate::field::{fr_from_be32, fr_to_be32, Fr};
 use crate::state::{AccountWitness, State};
 use serde::{Deserialize, Serialize};
 
@@ -38,11 +46,68 @@ pub struct DepositWitness {
     /// The deposit is refunded, not applied (its id is then 0 and `account` unused).
     #[serde(default)]
     pub refund: bool,
+    /// For a forced withdrawal, what it withdrew: the balance if the requester owns the
+    /// account, else 0.
+    #[serde(default)]
+    pub withdrawn: u64,
     /// The slot before the deposit (`account: None` when it creates the account).
     pub account: AccountWitness,
 }
 
+impl DepositWitness {
+    /// Whether the slot writes its account: not a noop or a refund, and not a forced
+    /// withdrawal that withdrew nothing.
+    pub fn writes(&self) -> bool {
+        match &self.op {
+            None => false,
+            Some((_, d)) if d.forced_account().is_some() => !self.refund && self.withdrawn > 0,
+            Some(_) => !self.refund,
+        }
+    }
+}
+
 impl Deposit {
+    /// The queue entry of a forced withdrawal of `account`'s balance, asked by `requester`.
+    pub fn forced_withdrawal(account: AccountId, requester: L1Address) -> Self {
+        Deposit {
+            pubkey: PublicKey {
+                x: Fr::from(u64::from(account.0)),
+                y: Fr::from(0u64),
+            },
+            owner: requester,
+            amount: Amount(0),
+        }
+    }
+
+    /// The account a forced withdrawal names, or `None` for a deposit. An entry of amount 0
+    /// whose words are not an account id and 0 is neither: the contract never queues one.
+    pub fn forced_account(&self) -> Option<AccountId> {
+        if self.amount.0 != 0 || self.pubkey.y != Fr::from(0u64) {
+            return None;
+        }
+        let x = fr_to_be32(&self.pubkey.x);
+        (x[..28] == [0; 28]).then(|| AccountId(get_be(&x[28..]) as u32))
+    }
+
+    /// The record of this forced withdrawal, which withdrew `amount`.
+    pub fn forced_pubdata(&self, amount: Amount) -> [u8; PUBDATA_LEN] {
+        let id = self.forced_account().expect("a forced withdrawal");
+        let mut out = self.pubdata(id);
+        out[0] = opcode::FORCED_WITHDRAW;
+        out[4..12].copy_from_slice(&amount.0.to_be_bytes());
+        out
+    }
+
+    /// Decodes a forced withdrawal's record: its queue entry and the amount it withdrew.
+    pub fn forced_from_pubdata(rec: &[u8]) -> Option<(Deposit, Amount)> {
+        if rec.len() != PUBDATA_LEN || rec[0] != opcode::FORCED_WITHDRAW {
+            return None;
+        }
+        let (id, mut d) = Self::decode(rec)?;
+        let amount = std::mem::replace(&mut d.amount, Amount(0));
+        (d.forced_account() == Some(id)).then_some((d, amount))
+    }
+
     /// The 96-byte public data record for this deposit applied at `id`.
     pub fn pubdata(&self, id: AccountId) -> [u8; PUBDATA_LEN] {
         let mut out = Vec::with_capacity(PUBDATA_LEN);
@@ -101,6 +166,9 @@ impl State {
         d: &Deposit,
     ) -> Result<DepositWitness, TxError> {
         self.check_id(id)?;
+        if d.amount.0 == 0 {
+            return Err(TxError::ZeroDeposit);
+        }
         let next = match self.account(id) {
             None => Account {
                 pubkey: d.pubkey,
@@ -125,6 +193,39 @@ impl State {
         Ok(DepositWitness {
             op: Some((id, *d)),
             refund: false,
+            withdrawn: 0,
+            account,
+        })
+    }
+
+    /// Applies a forced withdrawal's queue entry `d`: if its requester owns the account, the
+    /// whole balance leaves it (nonce unchanged); if not, or the slot is empty, nothing changes.
+    pub(crate) fn apply_forced_withdrawal(
+        &mut self,
+        d: &Deposit,
+    ) -> Result<DepositWitness, TxError> {
+        let id = d.forced_account().expect("a forced withdrawal");
+        self.check_id(id)?;
+        // nothing to take writes nothing: the caller fills the path in (a write's is filled
+        // in at settlement)
+        let (withdrawn, account) = match self.account(id).copied() {
+            Some(a) if a.owner == d.owner && a.balance > 0 => {
+                (a.balance, self.put(id, Account { balance: 0, ..a }))
+            }
+            account => (
+                0,
+                AccountWitness {
+                    account,
+                    path: crate::merkle::MerklePath {
+                        siblings: Vec::new(),
+                    },
+                },
+            ),
+        };
+        Ok(DepositWitness {
+            op: Some((id, *d)),
+            refund: false,
+            withdrawn,
             account,
         })
     }

@@ -3,6 +3,7 @@
 //! | op | file | origin | public data |
 //! |---|---|---|---|
 //! | Deposit | [`deposit`] | L1 priority queue | 96 bytes |
+//! | Forced withdrawal | [`deposit`] | L1 priority queue | 96 bytes |
 //! | Transfer | [`transfer`] | L2, signed | 12 bytes |
 //! | Withdraw | [`withdraw`] | L2, signed | 34 bytes |
 //! | Noop | — | padding | the slot's width of zeros |
@@ -32,6 +33,9 @@ pub mod opcode {
     /// L1 deposit that cannot be applied (its account would overflow, or the tree is full):
     /// it leaves the queue and the contract credits it back to its depositor.
     pub const REFUND: u8 = 4;
+    /// L1 forced withdrawal of an account's whole balance, asked by its owner, in a deposit
+    /// slot (the priority queue's order).
+    pub const FORCED_WITHDRAW: u8 = 5;
 }
 
 /// An account's index in the tree (below `4^depth`, at most 24 bits).
@@ -146,6 +150,10 @@ pub enum TxError {
     /// A deposit names an occupied slot whose key or owner differs from the deposit's.
     #[error("deposit targets account {0}, which belongs to another key or another L1 owner")]
     SlotTaken(AccountId),
+    /// A deposit or refund of nothing: the L1 contract queues none (an entry of amount 0 is
+    /// a forced withdrawal).
+    #[error("a deposit of 0: the L1 contract queues none")]
+    ZeroDeposit,
     /// A malformed L1 address.
     #[error("malformed L1 address")]
     BadAddress,
