@@ -17,6 +17,8 @@ interface IPoseidon5 {
 /// @notice Deposits enter a priority queue; a batch is accepted when its Groth16 proof
 ///         verifies against the stored root and it consumed the queue's head in order; its
 ///         withdrawals are credited at once (no challenge window) and paid by `claim()`.
+///         An account's owner may force a withdrawal of its whole balance through the same
+///         queue (`forceWithdraw`), which the operator must take like a deposit.
 ///         If the oldest queued deposit waits more than `exodusDelay` blocks, anyone may
 ///         switch to exodus mode: no more batches, queued deposits are refunded and every
 ///         account's owner can exit with its balance against the last verified root.
@@ -29,6 +31,7 @@ contract FerryRollup {
     uint256 internal constant TRANSFER_LEN = 12;
     uint256 internal constant WITHDRAW_LEN = 34;
 
+    /// @dev A deposit, or (amount 0) a forced withdrawal asked by `depositor`.
     struct PriorityOp {
         address depositor;
         uint64 amount; // gwei
@@ -59,7 +62,8 @@ contract FerryRollup {
     uint64 public batchCount;
     bool public exodus;
     PriorityOp[] public queue;
-    /// @notice rolling[i] = keccak(rolling[i-1], keccak(amount:8 ‖ owner:20 ‖ pk.x:32 ‖ pk.y:32) of deposit i-1)
+    /// @notice rolling[i] = keccak(rolling[i-1], keccak(amount:8 ‖ owner:20 ‖ pk.x:32 ‖ pk.y:32) of deposit i-1),
+    ///         for a forced withdrawal keccak(0:8 ‖ requester:20 ‖ accountId:32 ‖ 0:32)
     bytes32[] public rolling;
     mapping(address => uint256) public pendingWithdrawals; // wei
     mapping(uint256 => bool) public refunded;
@@ -69,6 +73,7 @@ contract FerryRollup {
     uint256 public totalRefunded; // wei
 
     event DepositQueued(uint256 indexed index, address indexed depositor, uint256 pubkeyX, uint256 pubkeyY, uint64 amount);
+    event ForcedWithdrawalQueued(uint256 indexed index, address indexed requester, uint256 accountId);
     event BatchVerified(uint256 indexed batchNumber, uint256 oldRoot, uint256 newRoot, uint256 queueHead);
     event WithdrawalCredited(uint256 indexed batchNumber, address indexed to, uint64 amount);
     event Claimed(address indexed to, uint256 amountWei);
@@ -93,6 +98,7 @@ contract FerryRollup {
     error TransferFailed();
     error NotOperator();
     error InputOutOfField();
+    error BadAccountId();
 
     constructor(
         Groth16Verifier verifier_,
@@ -130,11 +136,26 @@ contract FerryRollup {
         if (msg.value == 0 || msg.value % GWEI != 0 || msg.value / GWEI > type(uint64).max) revert BadDepositAmount();
         if (!onCurve(pubkeyX, pubkeyY)) revert BadPubkey();
         uint64 amount = uint64(msg.value / GWEI);
-        bytes32 entry = keccak256(abi.encodePacked(amount, msg.sender, pubkeyX, pubkeyY));
-        rolling.push(keccak256(abi.encodePacked(rolling[rolling.length - 1], entry)));
-        queue.push(PriorityOp(msg.sender, amount, uint64(block.number)));
+        enqueue(amount, pubkeyX, pubkeyY);
         totalDeposited += msg.value;
         emit DepositQueued(queue.length - 1, msg.sender, pubkeyX, pubkeyY, amount);
+    }
+
+    /// @notice Queue a withdrawal of account `accountId`'s whole balance to the caller. The
+    ///         operator must take it like a deposit, within `exodusDelay` blocks; the circuit
+    ///         withdraws the balance if the caller is the account's owner, and nothing if not.
+    function forceWithdraw(uint256 accountId) external {
+        if (exodus) revert ExodusActive();
+        if (accountId >> (2 * depth) != 0) revert BadAccountId();
+        enqueue(0, accountId, 0);
+        emit ForcedWithdrawalQueued(queue.length - 1, msg.sender, accountId);
+    }
+
+    /// @dev Appends the caller's entry (amount ‖ caller ‖ word ‖ word) to the priority queue.
+    function enqueue(uint64 amount, uint256 word0, uint256 word1) internal {
+        bytes32 entry = keccak256(abi.encodePacked(amount, msg.sender, word0, word1));
+        rolling.push(keccak256(abi.encodePacked(rolling[rolling.length - 1], entry)));
+        queue.push(PriorityOp(msg.sender, amount, uint64(block.number)));
     }
 
     /// @notice Baby Jubjub (circomlib form): 168700·x² + y² = 1 + 168696·x²·y² (mod R).
@@ -163,12 +184,16 @@ contract FerryRollup {
         uint256 off = 3;
         for (uint256 i = 0; i < depositSlots; i++) {
             uint8 op = uint8(pubdata[off]);
-            // 3: applied on L2; 4: refunded (credited back below, once the proof holds)
-            if (op == 3 || op == 4) {
+            // 3: applied on L2; 4: refunded (credited back below, once the proof holds);
+            // 5: a forced withdrawal, whose amount (bytes 4..12) the queue entry has as 0
+            if (op == 3 || op == 4 || op == 5) {
                 if (head >= queue.length) revert QueueExhausted();
                 // read only by a batch that takes a deposit: 2,100 gas the others save
                 if (head == start) h = rolling[head];
-                h = keccak256(abi.encodePacked(h, keccak256(pubdata[off + 4:off + DEPOSIT_LEN])));
+                bytes32 entry = op == 5
+                    ? keccak256(abi.encodePacked(uint64(0), pubdata[off + 12:off + DEPOSIT_LEN]))
+                    : keccak256(pubdata[off + 4:off + DEPOSIT_LEN]);
+                h = keccak256(abi.encodePacked(h, entry));
                 head++;
                 if (h != rolling[head]) revert DepositMismatch(head - 1);
             } else if (op != 0) {
@@ -184,7 +209,7 @@ contract FerryRollup {
         if (!verifier.verifyProof(commitment(stateRoot, newRoot, pubdata), proof)) revert InvalidProof();
 
         uint256 batchNumber = batchCount;
-        creditRefunds(pubdata);
+        creditQueue(pubdata, batchNumber);
         off = wOff;
         for (uint256 i = 0; i < withdrawSlots; i++) {
             if (uint8(pubdata[off]) == 2) {
@@ -201,8 +226,9 @@ contract FerryRollup {
     }
 
     /// @dev Credits each refunded deposit of a verified batch (op 4: one that could not be applied
-    ///      on L2) to its depositor, claimable with `claim()`. Runs before `queueHead` moves.
-    function creditRefunds(bytes calldata pubdata) internal {
+    ///      on L2) to its depositor and each forced withdrawal (op 5) to its requester,
+    ///      claimable with `claim()`. Runs before `queueHead` moves.
+    function creditQueue(bytes calldata pubdata, uint256 batchNumber) internal {
         uint256 index = queueHead;
         uint256 off = 3;
         for (uint256 i = 0; i < depositSlots; i++) {
@@ -212,6 +238,13 @@ contract FerryRollup {
                 address to = address(bytes20(pubdata[off + 12:off + 32]));
                 pendingWithdrawals[to] += amountWei;
                 emit DepositRefunded(index, to, amountWei);
+            } else if (op == 5) {
+                uint64 amount = uint64(bytes8(pubdata[off + 4:off + 12]));
+                address to = address(bytes20(pubdata[off + 12:off + 32]));
+                if (amount != 0) {
+                    pendingWithdrawals[to] += uint256(amount) * GWEI;
+                    emit WithdrawalCredited(batchNumber, to, amount);
+                }
             }
             if (op != 0) index++;
             off += DEPOSIT_LEN;
@@ -248,7 +281,10 @@ contract FerryRollup {
     /// @notice In exodus mode, returns an unprocessed deposit to its depositor.
     function refundDeposit(uint256 index) external {
         if (!exodus) revert NotExodus();
-        if (index < queueHead || index >= queue.length || refunded[index]) revert NotRefundable(index);
+        // (a forced withdrawal, amount 0, has nothing to refund: exit pays the account)
+        if (index < queueHead || index >= queue.length || refunded[index] || queue[index].amount == 0) {
+            revert NotRefundable(index);
+        }
         refunded[index] = true;
         uint256 amount = uint256(queue[index].amount) * GWEI;
         address to = queue[index].depositor;

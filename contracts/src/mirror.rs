@@ -69,13 +69,16 @@ pub enum L1Error {
     /// The exit's Merkle proof does not lead to the stored root.
     #[error("BadMerkleProof")]
     BadMerkleProof,
+    /// `forceWithdraw` names an id outside the tree.
+    #[error("BadAccountId")]
+    BadAccountId,
     /// Paying out failed. The mirror fails a payment only when the contract holds too
     /// little ether (payees are plain accounts).
     #[error("TransferFailed")]
     TransferFailed,
 }
 
-/// One queued deposit.
+/// One queue entry: a deposit, or (amount 0) a forced withdrawal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorityOp {
     /// Who paid.
@@ -283,7 +286,26 @@ impl Mirror {
             return Err(L1Error::BadPubkey);
         }
         let amount = (value / GWEI) as u64;
-        let entry = keccak(&[&amount.to_be_bytes(), &sender.0, &pubkey[0], &pubkey[1]]);
+        self.state.total_deposited += value;
+        Ok(self.enqueue(sender, amount, &pubkey))
+    }
+
+    /// `forceWithdraw(accountId)` from `sender`; returns the queue index.
+    pub fn force_withdraw(&mut self, sender: L1Address, account_id: u64) -> Result<u64, L1Error> {
+        if self.state.exodus {
+            return Err(L1Error::ExodusActive);
+        }
+        if account_id >> (2 * self.state.params.depth) != 0 {
+            return Err(L1Error::BadAccountId);
+        }
+        let mut id = [0; 32];
+        id[24..].copy_from_slice(&account_id.to_be_bytes());
+        Ok(self.enqueue(sender, 0, &[id, [0; 32]]))
+    }
+
+    /// Appends `sender`'s entry `amount ‖ sender ‖ words` to the queue, in a new block.
+    fn enqueue(&mut self, sender: L1Address, amount: u64, words: &[Word; 2]) -> u64 {
+        let entry = keccak(&[&amount.to_be_bytes(), &sender.0, &words[0], &words[1]]);
         let last = *self.state.rolling.last().expect("rolling starts at 0");
         self.state.rolling.push(keccak(&[&last, &entry]));
         let block = self.tick();
@@ -292,8 +314,7 @@ impl Mirror {
             amount,
             block,
         });
-        self.state.total_deposited += value;
-        Ok(self.state.queue.len() as u64 - 1)
+        self.state.queue.len() as u64 - 1
     }
 
     fn pubdata_len(&self) -> usize {
@@ -324,12 +345,18 @@ impl Mirror {
         let mut off = HEADER_LEN;
         for _ in 0..p.deposits {
             match pubdata[off] {
-                // applied on L2, or refunded (credited back once the proof holds)
-                opcode::DEPOSIT | opcode::REFUND => {
+                // applied on L2, or refunded (credited back once the proof holds), or a
+                // forced withdrawal, whose amount the queue entry has as 0
+                code @ (opcode::DEPOSIT | opcode::REFUND | opcode::FORCED_WITHDRAW) => {
                     if head as usize >= s.queue.len() {
                         return Err(L1Error::QueueExhausted);
                     }
-                    h = keccak(&[&h, &keccak(&[&pubdata[off + 4..off + DEPOSIT_LEN]])]);
+                    let entry = if code == opcode::FORCED_WITHDRAW {
+                        keccak(&[&[0; 8], &pubdata[off + 12..off + DEPOSIT_LEN]])
+                    } else {
+                        keccak(&[&pubdata[off + 4..off + DEPOSIT_LEN]])
+                    };
+                    h = keccak(&[&h, &entry]);
                     head += 1;
                     if h != s.rolling[head as usize] {
                         return Err(L1Error::DepositMismatch(head - 1));
@@ -355,20 +382,24 @@ impl Mirror {
         }
 
         let mut refunds = Vec::new();
+        let mut withdrawals = Vec::new();
         let mut index = self.state.queue_head;
         for slot in 0..p.deposits {
             let off = HEADER_LEN + slot * DEPOSIT_LEN;
-            if pubdata[off] == opcode::REFUND {
-                let amount = u64::from_be_bytes(pubdata[off + 4..off + 12].try_into().expect("8"));
-                let to = L1Address(pubdata[off + 12..off + 32].try_into().expect("20"));
+            let amount = u64::from_be_bytes(pubdata[off + 4..off + 12].try_into().expect("8"));
+            let to = L1Address(pubdata[off + 12..off + 32].try_into().expect("20"));
+            match pubdata[off] {
+                opcode::REFUND => refunds.push((index, to, amount)),
+                opcode::FORCED_WITHDRAW if amount != 0 => withdrawals.push((to, amount)),
+                _ => {}
+            }
+            if matches!(pubdata[off], opcode::REFUND | opcode::FORCED_WITHDRAW) && amount != 0 {
                 *self.state.pending.entry(to).or_default() += u128::from(amount) * GWEI;
-                refunds.push((index, to, amount));
             }
             if pubdata[off] != opcode::NOOP {
                 index += 1;
             }
         }
-        let mut withdrawals = Vec::new();
         let mut off = w_off;
         for _ in 0..p.withdrawals {
             if pubdata[off] == opcode::WITHDRAW {
@@ -437,7 +468,12 @@ impl Mirror {
         if !s.exodus {
             return Err(L1Error::NotExodus);
         }
-        if index < s.queue_head || index as usize >= s.queue.len() || s.refunded.contains(&index) {
+        // (a forced withdrawal, amount 0, has nothing to refund: exit pays the account)
+        let refundable = index >= s.queue_head
+            && (index as usize) < s.queue.len()
+            && !s.refunded.contains(&index)
+            && s.queue[index as usize].amount != 0;
+        if !refundable {
             return Err(L1Error::NotRefundable(index));
         }
         let op = s.queue[index as usize].clone();

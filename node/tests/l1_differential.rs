@@ -60,6 +60,22 @@ impl Both {
         m
     }
 
+    async fn force_withdraw(&mut self, key: &str, account: u64) -> Result<(), L1Error> {
+        let m = self
+            .mirror
+            .force_withdraw(address_of(key).unwrap(), account)
+            .map(|_| ());
+        let e = evm_result(
+            self.evm
+                .with_key(key)
+                .unwrap()
+                .force_withdraw(account)
+                .await,
+        );
+        assert_eq!(m, e, "forceWithdraw");
+        m
+    }
+
     async fn submit(
         &mut self,
         root: Word,
@@ -348,6 +364,49 @@ async fn evm_and_mirror_agree() {
     l1.claim(carol_l1).await.unwrap();
     assert_eq!(l1.claim(carol_l1).await, Err(L1Error::NothingToClaim));
 
+    // forced withdrawals: Bob, owner of account 2, takes its whole balance from L1 with no L2
+    // signature; Carol asking for Alice's account gets nothing and changes nothing
+    assert_eq!(
+        l1.force_withdraw(bob_l1, 16).await,
+        Err(L1Error::BadAccountId),
+        "outside a depth-2 tree"
+    );
+    l1.force_withdraw(bob_l1, 2).await.unwrap();
+    l1.force_withdraw(carol_l1, 1).await.unwrap();
+    let forced = Deposit::forced_withdrawal(AccountId(2), bob_addr);
+    let taken = Rollup::deposit_batch(&mut r.state, r.domain, 0, forced);
+    assert_eq!(r.state.account(AccountId(2)).unwrap().balance, 0);
+    let p = r.prove(&taken);
+    let root = word_of(&taken.new_root());
+    let mut more = taken.pubdata().to_vec();
+    more[3 + 10] ^= 1; // another amount: the queue entry has none, the proof does
+    assert_eq!(l1.submit(root, &more, &p).await, Err(L1Error::InvalidProof));
+    let mut other_account = taken.pubdata().to_vec();
+    other_account[3 + 63] ^= 3; // the entry's account id word: 1 instead of 2
+    assert_eq!(
+        l1.submit(root, &other_account, &p).await,
+        Err(L1Error::DepositMismatch(5))
+    );
+    l1.submit(root, taken.pubdata(), &p).await.unwrap();
+    assert_eq!(
+        l1.mirror.state.pending.get(&bob_addr).copied(),
+        Some(1_000 * GWEI)
+    );
+    l1.claim(bob_l1).await.unwrap();
+    let before = r.state.root();
+    let stranger = Deposit::forced_withdrawal(AccountId(1), carol);
+    let nothing = Rollup::deposit_batch(&mut r.state, r.domain, 0, stranger);
+    assert_eq!(
+        nothing.new_root(),
+        before,
+        "not Carol's account: nothing changes"
+    );
+    let p = r.prove(&nothing);
+    l1.submit(word_of(&nothing.new_root()), nothing.pubdata(), &p)
+        .await
+        .unwrap();
+    assert_eq!(l1.claim(carol_l1).await, Err(L1Error::NothingToClaim));
+
     // withdrawals: a batch on a wrong old root is refused; then instant withdrawal
     let first = r.withdraw_batch(100, bob_addr);
     let first_proof = r.prove(&first);
@@ -367,7 +426,8 @@ async fn evm_and_mirror_agree() {
         .unwrap();
     l1.claim(bob_l1).await.unwrap();
 
-    // exodus: a deposit nobody processes
+    // exodus: Alice's forced withdrawal, which the operator ignores, then a deposit
+    l1.force_withdraw(alice_l1, 1).await.unwrap();
     l1.deposit(bob_l1, 700 * GWEI, bob_pk).await.unwrap();
     let m = l1.mirror.activate_exodus();
     let e = evm_result(l1.evm.activate_exodus().await);
@@ -389,11 +449,15 @@ async fn evm_and_mirror_agree() {
             .await,
         Err(L1Error::ExodusActive)
     );
-    let m = l1.mirror.refund_deposit(5).map(|_| ());
-    assert_eq!(m, evm_result(l1.evm.refund_deposit(5).await));
-    let m = l1.mirror.refund_deposit(5).map(|_| ());
-    assert_eq!(m, Err(L1Error::NotRefundable(5)));
-    assert_eq!(m, evm_result(l1.evm.refund_deposit(5).await));
+    let m = l1.mirror.refund_deposit(8).map(|_| ());
+    assert_eq!(m, evm_result(l1.evm.refund_deposit(8).await));
+    let m = l1.mirror.refund_deposit(8).map(|_| ());
+    assert_eq!(m, Err(L1Error::NotRefundable(8)));
+    assert_eq!(m, evm_result(l1.evm.refund_deposit(8).await));
+    // a forced withdrawal holds no ether: the account's exit pays it
+    let m = l1.mirror.refund_deposit(7).map(|_| ());
+    assert_eq!(m, Err(L1Error::NotRefundable(7)));
+    assert_eq!(m, evm_result(l1.evm.refund_deposit(7).await));
     // Carol's deposit went back to her in a batch: not a second time
     let m = l1.mirror.refund_deposit(4).map(|_| ());
     assert_eq!(m, Err(L1Error::NotRefundable(4)));

@@ -80,6 +80,7 @@ fn decode_revert(e: alloy::contract::Error) -> EvmError {
             E::TransferFailed(_) => L1Error::TransferFailed,
             E::NotOperator(_) => L1Error::NotOperator,
             E::InputOutOfField(_) => L1Error::InputOutOfField,
+            E::BadAccountId(_) => L1Error::BadAccountId,
         });
     }
     node_err(e)
@@ -279,6 +280,12 @@ impl EvmL1 {
                 .await,
         )
         .await
+    }
+
+    /// `forceWithdraw(accountId)`.
+    pub async fn force_withdraw(&self, account_id: u64) -> Result<TransactionReceipt, EvmError> {
+        let c = self.contract();
+        done(c.forceWithdraw(U256::from(account_id)).send().await).await
     }
 
     /// `submitBatch(newRoot, pubdata, proof)`.
@@ -522,17 +529,37 @@ impl EvmL1 {
         Ok(!code.is_empty())
     }
 
-    /// `DepositQueued` events mined in blocks `from_block..`.
+    /// `DepositQueued` and `ForcedWithdrawalQueued` events (the priority queue's entries)
+    /// mined in blocks `from_block..`, in queue order.
     pub async fn deposits_since(&self, from_block: u64) -> Result<Vec<QueuedDeposit>, EvmError> {
         use alloy::sol_types::SolEvent;
+        use ferry_circuits::ops::{deposit::Deposit, AccountId, Amount};
         let filter = alloy::rpc::types::Filter::new()
             .address(self.rollup)
-            .event_signature(FerryRollup::DepositQueued::SIGNATURE_HASH)
+            .event_signature(vec![
+                FerryRollup::DepositQueued::SIGNATURE_HASH,
+                FerryRollup::ForcedWithdrawalQueued::SIGNATURE_HASH,
+            ])
             .from_block(from_block);
         let logs = self.provider.get_logs(&filter).await.map_err(node_err)?;
         let mut out = Vec::with_capacity(logs.len());
         for log in logs {
             let block = log.block_number.unwrap_or_default();
+            if log.topic0() == Some(&FerryRollup::ForcedWithdrawalQueued::SIGNATURE_HASH) {
+                let ev = log
+                    .log_decode::<FerryRollup::ForcedWithdrawalQueued>()
+                    .map_err(node_err)?
+                    .inner
+                    .data;
+                // the contract takes only ids inside the tree, which fit 24 bits
+                let id = AccountId(ev.accountId.to::<u32>());
+                out.push(QueuedDeposit {
+                    index: ev.index.to::<u64>(),
+                    deposit: Deposit::forced_withdrawal(id, L1Address(ev.requester.0 .0)),
+                    block,
+                });
+                continue;
+            }
             let ev = log
                 .log_decode::<FerryRollup::DepositQueued>()
                 .map_err(node_err)?
@@ -544,13 +571,13 @@ impl EvmL1 {
             };
             out.push(QueuedDeposit {
                 index: ev.index.to::<u64>(),
-                deposit: ferry_circuits::ops::deposit::Deposit {
+                deposit: Deposit {
                     pubkey: ferry_circuits::eddsa::PublicKey {
                         x: coord(ev.pubkeyX)?,
                         y: coord(ev.pubkeyY)?,
                     },
                     owner: L1Address(ev.depositor.0 .0),
-                    amount: ferry_circuits::ops::Amount(ev.amount),
+                    amount: Amount(ev.amount),
                 },
                 block,
             });

@@ -95,6 +95,33 @@ impl EvmL1 {
         Ok(index)
     }
 
+    /// anvil only: `forceWithdraw(accountId)` sent by `requester` itself (impersonated);
+    /// returns the queue index.
+    pub async fn force_withdraw_as(
+        &self,
+        requester: &L1Address,
+        account_id: u32,
+    ) -> Result<u64, EvmError> {
+        use alloy::sol_types::SolEvent;
+        let p = self.impersonate(requester, 0).await?;
+        let c = FerryRollup::new(self.rollup, p);
+        let r = done(
+            c.forceWithdraw(U256::from(account_id))
+                .from(address(requester))
+                .send()
+                .await,
+        )
+        .await?;
+        let event = FerryRollup::ForcedWithdrawalQueued::SIGNATURE_HASH;
+        r.inner
+            .logs()
+            .iter()
+            .find(|l| l.topic0() == Some(&event))
+            .and_then(|l| l.log_decode::<FerryRollup::ForcedWithdrawalQueued>().ok())
+            .map(|l| l.inner.data.index.to::<u64>())
+            .ok_or_else(|| node_err("no ForcedWithdrawalQueued event"))
+    }
+
     /// anvil only: `claim()` sent by `who` itself (impersonated); returns the wei paid.
     pub async fn claim_as(&self, who: &L1Address) -> Result<u128, EvmError> {
         let owed = self.pending(who).await?;
