@@ -8,10 +8,12 @@
 //! - a worker killed in the middle of a job does not lose the batch (a worker frozen while it
 //!   holds one: `workers.rs`);
 //! - a follower killed and restarted catches up;
+//! - a forced withdrawal from L1 is taken, re-executed by the follower and restored;
 //! - restore from L1 (embedded and anvil) yields the sequencer's root;
 //! - `ferry devnet --followers 1 --provers 1` starts both, and they die with it.
 
 use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::ops::AccountId;
 use ferry_node::net::wire::{BatchBody, SignedBatch};
 use ferry_node::net::{NetConfig, NetEvent, Role};
 use ferry_node::rpc::{ChainInfo, FerryApiClient};
@@ -174,6 +176,26 @@ async fn sequencer_follower_and_prover_worker() {
     let _fol_proc = fol.spawn_follower(&keys, &seq, dom);
     let f = fol.client().await;
     until("the restarted follower caught up", 60, async || {
+        same_chain(&s, &f).await
+    })
+    .await;
+
+    // a forced withdrawal from L1 by account 1's owner: its whole balance with no L2
+    // signature, re-executed by the follower and replayed by `ferry restore` below
+    let balance = s.get_account(1).await.unwrap().unwrap().balance;
+    s.devnet_force_withdraw(AccountId(1), acc[1].owner)
+        .await
+        .unwrap();
+    until("the forced withdrawal verified", 120, async || {
+        let info = s.chain_info().await.unwrap();
+        let a1 = s.get_account(1).await.unwrap().unwrap();
+        a1.balance == 0 && info.verified_batches == info.batches
+    })
+    .await;
+    // with the overflowing deposit refunded to the same address at the start
+    let wei = ((u128::from(balance) + u128::from(overflows)) * 1_000_000_000).to_string();
+    assert_eq!(s.devnet_claim(acc[1].owner).await.unwrap(), wei);
+    until("the follower took it too", 60, async || {
         same_chain(&s, &f).await
     })
     .await;

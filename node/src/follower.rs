@@ -340,6 +340,9 @@ impl Follower {
             .filter(|(i, ..)| !body.refunds.contains(i));
         for (_, id, d) in applied {
             touched.push(*id);
+            if d.forced_account().is_some() {
+                continue; // a forced withdrawal opens no account
+            }
             let indexed = self.store.get(ACCOUNT_BY_PUBKEY, &d.pubkey);
             if matches!(indexed, Ok(None)) {
                 w.put(ACCOUNT_BY_PUBKEY, &d.pubkey, id);

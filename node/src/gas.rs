@@ -58,6 +58,8 @@ pub struct GasRow {
     pub exit: u64,
     /// `refundDeposit`.
     pub refund: u64,
+    /// `forceWithdraw` (queue a forced withdrawal).
+    pub force_withdraw: u64,
 }
 
 fn key(rng: &mut impl Rng) -> PrivateKey {
@@ -154,6 +156,7 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
 
     // exodus: a deposit nobody processes
     depositor.deposit(pk_words, GWEI).await?;
+    let force_withdraw = depositor.force_withdraw(2).await?.gas_used;
     evm.mine(delay).await?;
     let activate_exodus = evm.activate_exodus().await?.gas_used;
     let siblings: Vec<[[u8; 32]; 3]> = state
@@ -187,6 +190,7 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         activate_exodus,
         exit,
         refund,
+        force_withdraw,
     })
 }
 
@@ -254,8 +258,8 @@ pub fn print(depth: usize, rows: &[GasRow]) {
     }
     if let Some(r) = rows.last() {
         println!(
-            "deposit {}  claim {}  activateExodus {}  exit (depth {depth}) {}  refundDeposit {}",
-            r.deposit, r.claim, r.activate_exodus, r.exit, r.refund
+            "deposit {}  forceWithdraw {}  claim {}  activateExodus {}  exit (depth {depth}) {}  refundDeposit {}",
+            r.deposit, r.force_withdraw, r.claim, r.activate_exodus, r.exit, r.refund
         );
     }
     println!("verifyProof: gas of the verifier call inside submitBatch (call tracer); floor = 181,150 + 6,150 per public input (4-pair pairing, one ecMul + ecAdd per input)");

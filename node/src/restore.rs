@@ -101,6 +101,10 @@ pub async fn restore(
             if let Some((id, _)) = Deposit::from_pubdata(rec) {
                 taken.push((deposits, id));
                 deposits += 1;
+            } else if let Some((d, _)) = Deposit::forced_from_pubdata(rec) {
+                let id = d.forced_account().expect("a forced withdrawal's record");
+                taken.push((deposits, id));
+                deposits += 1;
             } else if Deposit::refund_from_pubdata(rec).is_some() {
                 taken.push((deposits, AccountId(0)));
                 refunds.push(deposits);

@@ -61,6 +61,20 @@ pub enum WalletCommand {
         #[command(flatten)]
         opts: TxOpts,
     },
+    /// Devnet: force a withdrawal from L1, as an account's owner would if the operator ignored
+    /// its transactions: the account's whole balance, credited to the owner on L1 once a
+    /// batch takes it (the operator must, within the exodus delay). No L2 signature.
+    ForceWithdraw {
+        /// JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8547")]
+        rpc: String,
+        /// The account id.
+        #[arg(long)]
+        account: u32,
+        /// The L1 address that asks (only the account's owner gets anything).
+        #[arg(long)]
+        owner: L1Address,
+    },
     /// Devnet: claim credited withdrawals of an L1 address (embedded L1).
     Claim {
         /// JSON-RPC URL.
@@ -205,6 +219,20 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
                 "deposit queued on L1 at index {index}; the next batch credits it, or refunds it \
                  to {owner} on L1 if it cannot be applied (the account would overflow, or the \
                  tree is full): then `ferry wallet claim --address {owner}` pays it back"
+            );
+        }
+        WalletCommand::ForceWithdraw {
+            rpc,
+            account,
+            owner,
+        } => {
+            let index = client(&rpc)?
+                .devnet_force_withdraw(AccountId(account), owner)
+                .await?;
+            println!(
+                "forced withdrawal of account {account} queued on L1 at index {index}; once a \
+                 batch takes it, `ferry wallet claim --address {owner}` pays the balance if \
+                 {owner} owns the account (nothing if not)"
             );
         }
         WalletCommand::Transfer {

@@ -49,6 +49,7 @@ pub const ARITY: &[(&str, usize)] = &[
     ("ferry_verifyingKey", 0),
     ("ferry_pendingTransactions", 0),
     ("ferry_devnetDeposit", 3),
+    ("ferry_devnetForceWithdraw", 2),
     ("ferry_devnetClaim", 1),
     ("ferry_subscribeBatches", 0),
     ("ferry_unsubscribeBatches", 1),

@@ -119,6 +119,15 @@ pub trait FerryApi {
         amount: u64,
         owner: L1Address,
     ) -> RpcResult<u64>;
+    /// Devnet only: an L1 `forceWithdraw(account)` sent by `requester` (on anvil,
+    /// impersonated): the next batches withdraw the account's whole balance to `requester`
+    /// if it owns the account, and nothing if not. Returns its queue index.
+    #[method(name = "devnetForceWithdraw")]
+    async fn devnet_force_withdraw(
+        &self,
+        account: AccountId,
+        requester: L1Address,
+    ) -> RpcResult<u64>;
     /// Devnet only: `claim()` sent by `address` (on anvil, impersonated); returns the wei
     /// paid (decimal).
     #[method(name = "devnetClaim")]
@@ -246,6 +255,17 @@ impl FerryApiServer for Api {
         };
         self.seq
             .deposit(d)
+            .await
+            .map_err(|e| err(codes::L1_REFUSED, e))
+    }
+
+    async fn devnet_force_withdraw(
+        &self,
+        account: AccountId,
+        requester: L1Address,
+    ) -> RpcResult<u64> {
+        self.seq
+            .deposit(Deposit::forced_withdrawal(account, requester))
             .await
             .map_err(|e| err(codes::L1_REFUSED, e))
     }

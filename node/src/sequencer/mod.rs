@@ -369,7 +369,12 @@ impl Sequencer {
 
     async fn l1_deposit(&mut self, d: Deposit) -> Result<u64, String> {
         let index = self.l1.deposit(&d).await?;
-        info!(index, amount = d.amount.0, "L1 deposit queued");
+        match d.forced_account() {
+            Some(account) => {
+                info!(index, %account, requester = %d.owner, "L1 forced withdrawal queued")
+            }
+            None => info!(index, amount = d.amount.0, "L1 deposit queued"),
+        }
         self.sync_l1().await?;
         Ok(index)
     }

@@ -67,7 +67,9 @@ impl Sequencer {
         {
             let idx = self.deposit_cursor + deposits.len() as u64;
             let d = self.deposits[idx as usize];
-            let known = self.by_key_owner.get(&(d.pubkey, d.owner)).copied();
+            // a forced withdrawal names its account; a deposit goes to its key and owner's
+            let known = (d.forced_account())
+                .or_else(|| self.by_key_owner.get(&(d.pubkey, d.owner)).copied());
             let id = known.unwrap_or(AccountId(next_free));
             match b.deposit(id, &d) {
                 Ok(()) => {
@@ -137,7 +139,11 @@ impl Sequencer {
             w.put(TXS, &p.hash, &rec);
             w.delete(MEMPOOL, &p.seq);
         }
-        let applied = || deposits.iter().filter(|(i, ..)| !refunds.contains(i));
+        // the deposits that reached an account, by which its key and owner find it
+        let applied = || {
+            (deposits.iter())
+                .filter(|(i, _, d)| !refunds.contains(i) && d.forced_account().is_none())
+        };
         for (_, id, d) in applied() {
             if !self.by_pubkey.contains_key(&d.pubkey) {
                 w.put(ACCOUNT_BY_PUBKEY, &d.pubkey, id);
