@@ -194,6 +194,35 @@ async fn scenario(l1: &str) {
         (4, 7_000, L1Address([0x55; 20]))
     );
 
+    // its owner forces its withdrawal from L1 with the wallet (no L2 signature): a batch
+    // takes the whole balance, claimable on L1
+    let out = Command::new(ferry_tests::ferry())
+        .args(["wallet", "force-withdraw", "--account", "4"])
+        .args(["--owner", &L1Address([0x55; 20]).to_string()])
+        .args(["--rpc", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("queued on L1"),
+        "{said}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c.get_account(4).await.unwrap().unwrap().balance != 0 {
+        assert!(Instant::now() < deadline, "forced withdrawal not taken");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let paid = loop {
+        // claimable once the batch is verified
+        if let Ok(wei) = c.devnet_claim(L1Address([0x55; 20])).await {
+            break wei;
+        }
+        assert!(Instant::now() < deadline, "forced withdrawal not credited");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(paid, "7000000000000");
+
     // the instant-withdrawal demo runs against it from start to claim
     let steps = ferry_node::loadgen::demo(&ferry_node::loadgen::DemoArgs {
         rpc: format!("http://127.0.0.1:{port}"),

@@ -150,7 +150,10 @@ fn it_withdraws_from_the_account_the_queue_names() {
             nonce: 0,
             owner: owner(1),
         };
-        world.state.insert_genesis(AccountId(id as u32), acc).unwrap();
+        world
+            .state
+            .insert_genesis(AccountId(id as u32), acc)
+            .unwrap();
     }
     world.state.flush();
     let before = world.state.clone();

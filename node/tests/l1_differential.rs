@@ -442,6 +442,11 @@ async fn evm_and_mirror_agree() {
         evm_result(l1.evm.activate_exodus().await)
     );
     assert!(l1.mirror.state.exodus);
+    assert_eq!(
+        l1.force_withdraw(bob_l1, 2).await,
+        Err(L1Error::ExodusActive),
+        "in exodus the owner exits instead"
+    );
     let after = r.withdraw_batch(10, bob_addr);
     let p = r.prove(&after);
     assert_eq!(

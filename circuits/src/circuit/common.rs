@@ -97,7 +97,11 @@ pub fn nonzero_if(x: &FpVar<Fr>, cond: &Boolean<Fr>) -> Result<(), SynthesisErro
     use ark_ff::Field;
     let inverse = FpVar::new_witness(x.cs(), || {
         let inverse = x.value()?.inverse().unwrap_or_default();
-        Ok(if cond.value()? { inverse } else { Fr::from(0u64) })
+        Ok(if cond.value()? {
+            inverse
+        } else {
+            Fr::from(0u64)
+        })
     })?;
     x.mul_equals(&inverse, &FpVar::from(cond.clone()))
 }
