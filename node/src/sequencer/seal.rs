@@ -79,6 +79,12 @@ impl Sequencer {
                     touched.push(id);
                     deposits.push((idx, id, d));
                 }
+                Err(e) if d.forced_account().is_some() => {
+                    // only an id outside the tree, which the contract refuses to queue: an
+                    // L1 at another depth than this node's circuit; nothing to refund
+                    error!(index = idx, error = %e, "forced withdrawal cannot be taken: the queue stops here");
+                    break;
+                }
                 Err(e) => {
                     // its account would overflow, or the tree is full: waiting would block
                     // every later deposit for good, so it goes back to its depositor
