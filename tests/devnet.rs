@@ -232,10 +232,16 @@ async fn scenario(l1: &str) {
     })
     .await
     .unwrap();
-    let last = steps.last().unwrap();
-    assert!(
-        last.what.starts_with("claimed 2000000000000000 wei"),
-        "{last:?}"
+    // deposit 5,000,000, +1,000,000 received, -2,000,001 withdrawn: the rest is forced out
+    let claims: Vec<_> = steps
+        .iter()
+        .filter(|s| s.what.starts_with("claimed"))
+        .collect();
+    assert_eq!(claims.len(), 2, "{steps:?}");
+    assert!(claims[0].what.starts_with("claimed 2000000000000000 wei"));
+    assert_eq!(
+        claims[1].what,
+        "claimed 3999999000000000 wei on L1 (forced)"
     );
 
     // the load benchmark: everything it got accepted ends verified on L1

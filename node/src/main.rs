@@ -38,7 +38,7 @@ enum Command {
     #[command(subcommand)]
     Wallet(ferry_node::wallet::WalletCommand),
     /// Against a running devnet: deposit, transfer, withdraw and claim, with the time from
-    /// withdrawal request to claimable on L1.
+    /// withdrawal request to claimable on L1; then a withdrawal forced from L1 and its claim.
     Demo(ferry_node::loadgen::DemoArgs),
     /// Write a proven batch's proof, its public inputs and the verifying key as snarkjs files
     /// (`vk.json`, `public.json`, `proof.json`): `snarkjs groth16 verify vk.json public.json

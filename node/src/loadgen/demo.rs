@@ -1,4 +1,4 @@
-//! `ferry demo`: an instant withdrawal, timed.
+//! `ferry demo`: an instant withdrawal, then a withdrawal forced from L1, timed.
 
 use super::*;
 
@@ -59,7 +59,8 @@ async fn wait_status(c: &HttpClient, h: TxHash, want_verified: bool) -> Result<(
 }
 
 /// `ferry demo`: deposit for a new key, a transfer to it, a withdrawal from it and the claim
-/// on L1, each timed; the withdrawal's wait is set beside an optimistic rollup's 7 days.
+/// on L1, each timed; the withdrawal's wait is set beside an optimistic rollup's 7 days. Then
+/// the owner takes the rest out from L1 alone, with a forced withdrawal.
 pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
     let (accounts, c, info) = connect(&args.rpc, &args.accounts).await?;
     let funder = accounts
@@ -138,6 +139,33 @@ pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
     step("withdrawal's batch verified on L1: claimable now".into());
     let wei = c.devnet_claim(owner).await?;
     step(format!("claimed {wei} wei on L1"));
+
+    // 4. the rest, forced out from L1 by the owner with no L2 transaction: the recourse of
+    // a user whose transactions the operator ignores
+    let left = c
+        .get_account(id)
+        .await?
+        .context("the demo's account")?
+        .balance;
+    c.devnet_force_withdraw(AccountId(id), owner).await?;
+    step(format!(
+        "owner forced a withdrawal of #{id} from L1 ({left} gwei)"
+    ));
+    until(
+        "the forced withdrawal",
+        Duration::from_secs(600),
+        || async {
+            let a = c.get_account(id).await?.context("the demo's account")?;
+            Ok((a.balance == 0).then_some(()))
+        },
+    )
+    .await?;
+    step("forced withdrawal taken in a batch".into());
+    let wei = until("its batch verified", Duration::from_secs(600), || async {
+        Ok(c.devnet_claim(owner).await.ok())
+    })
+    .await?;
+    step(format!("claimed {wei} wei on L1 (forced)"));
 
     let week = 7.0 * 24.0 * 3600.0;
     println!();
