@@ -5,6 +5,7 @@
 //! and a database that lost acknowledged writes (its write-ahead log, its MANIFEST) is
 //! refused with a pointer to `ferry restore`.
 
+use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::AccountId;
 use ferry_node::node::StartError;
 use ferry_node::storage::{BatchStatus, Store, Writes, ACCOUNTS, BATCHES, L1, TXS};
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 #[path = "common/chain.rs"]
 mod chain;
-use chain::Chain;
+use chain::{wait_until, Chain};
 
 /// Opens the stopped node's store, lets `f` read it and queue writes, and commits them.
 fn edit<R>(db: &Path, f: impl FnOnce(&Store, &mut Writes<'_>) -> R) -> R {
@@ -163,6 +164,42 @@ async fn a_restart_with_thirty_unproven_batches_proves_and_verifies_every_one() 
     join.await.unwrap();
     let all = statuses(&db);
     assert!(all.iter().all(|s| *s == BatchStatus::Verified), "{all:?}");
+}
+
+/// A forced withdrawal sealed while proving was off: the restart executes its batch again
+/// (the queue entry dispatched as a forced withdrawal, not a deposit), proves and verifies
+/// it, and the owner is paid on L1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_withdrawal_sealed_before_a_restart_is_proven_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::new(dir.path());
+    let owner = chain.genesis[2].1.owner;
+    let balance = |store: &Store| store.get(ACCOUNTS, &AccountId(2)).unwrap().unwrap().balance;
+    let (handle, join) = chain.start(dir.path(), false).await.unwrap();
+    handle
+        .deposit(Deposit::forced_withdrawal(AccountId(2), owner))
+        .await
+        .unwrap();
+    let store = handle.store.clone();
+    wait_until(60, "the forced withdrawal sealed", || balance(&store) == 0).await;
+    drop((handle, store));
+    join.await.unwrap();
+    let db = dir.path().join("db");
+    assert_eq!(statuses(&db), vec![BatchStatus::Sealed]);
+
+    let (handle, join) = chain.start(dir.path(), true).await.unwrap();
+    let mut l1 = handle.l1.clone();
+    tokio::time::timeout(
+        Duration::from_secs(300),
+        l1.wait_for(|v| v.batch_count == 1),
+    )
+    .await
+    .expect("the batch verified")
+    .unwrap();
+    assert_eq!(balance(&handle.store), 0);
+    assert_eq!(handle.claim(owner).await.unwrap(), 1_000 * 1_000_000_000);
+    drop(handle);
+    join.await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
