@@ -223,6 +223,49 @@ async fn scenario(l1: &str) {
     };
     assert_eq!(paid, "7000000000000");
 
+    // a transfer to it named by its key, which the node resolves to account 4; an unknown key
+    // is refused before anything is sent
+    let (x, y) = newcomer.public_key().to_decimal();
+    let to_key = |key: String| {
+        Command::new(ferry_tests::ferry())
+            .args([
+                "wallet",
+                "transfer",
+                "--key",
+                &acc[1].private_key,
+                "--to-key",
+                &key,
+            ])
+            .args([
+                "--amount",
+                "1000",
+                "--rpc",
+                &format!("http://127.0.0.1:{port}"),
+            ])
+            .output()
+            .unwrap()
+    };
+    let stranger = PrivateKey::random(&mut rand::thread_rng())
+        .public_key()
+        .to_decimal();
+    let out = to_key(format!("{},{}", stranger.0, stranger.1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("no account holds this key"),
+        "{said}"
+    );
+    let out = to_key(format!("{x},{y}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c.get_account(4).await.unwrap().unwrap().balance != 1_000 {
+        assert!(Instant::now() < deadline, "transfer to a key not applied");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // the instant-withdrawal demo runs against it from start to claim
     let steps = ferry_node::loadgen::demo(&ferry_node::loadgen::DemoArgs {
         rpc: format!("http://127.0.0.1:{port}"),

@@ -5,7 +5,7 @@ use crate::rpc::FerryApiClient;
 use crate::tx::{L2Tx, TxStatus};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use ferry_circuits::eddsa::PrivateKey;
+use ferry_circuits::eddsa::{PrivateKey, PublicKey};
 use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::withdraw::Withdraw;
 use ferry_circuits::ops::{AccountId, Amount, L1Address, Nonce};
@@ -31,14 +31,18 @@ pub enum WalletCommand {
         #[arg(long, default_value = "0x00000000000000000000000000000000000000d1")]
         owner: L1Address,
     },
-    /// Transfer to another account.
+    /// Transfer to another account, named by its id or by its key.
     Transfer {
         /// Node and key.
         #[command(flatten)]
         common: Common,
         /// Receiving account id.
-        #[arg(long)]
-        to: u32,
+        #[arg(long, required_unless_present = "to_key", conflicts_with = "to_key")]
+        to: Option<u32>,
+        /// Or the receiver's public key, `x,y` in decimal as `wallet new` prints it: the node
+        /// resolves it to the first account opened for that key.
+        #[arg(long, value_name = "X,Y")]
+        to_key: Option<String>,
         /// Amount in gwei (mantissa < 2^19 times a power of ten).
         #[arg(long)]
         amount: u64,
@@ -131,6 +135,21 @@ async fn account_of(
     match c.get_account_by_pubkey(key.public_key()).await? {
         Some(x) => Ok(x),
         None => bail!("no account for this key yet: deposit first"),
+    }
+}
+
+/// The account id that holds the key `x,y` (decimal), from the node.
+async fn receiver_of(c: &HttpClient, key: &str) -> Result<u32> {
+    let (x, y) = key
+        .split_once(',')
+        .context("--to-key takes the key as x,y (decimal, as `wallet new` prints it)")?;
+    let pubkey = PublicKey::from_decimal(x.trim(), y.trim())?;
+    match c.get_account_by_pubkey(pubkey).await? {
+        Some((id, _)) => Ok(id),
+        None => bail!(
+            "no account holds this key: a deposit for it opens one (`ferry wallet deposit`); \
+             a transfer does not open accounts yet"
+        ),
     }
 }
 
@@ -238,12 +257,18 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
         WalletCommand::Transfer {
             common,
             to,
+            to_key,
             amount,
             opts,
         } => {
             // refused here, before the node is asked, with the amounts that would do
             packable(amount, opts.fee, true)?;
             let s = Sender::connect(&common, &opts).await?;
+            let to = match (to, to_key) {
+                (Some(id), _) => id,
+                (None, Some(key)) => receiver_of(&s.client, &key).await?,
+                (None, None) => unreachable!("clap requires --to or --to-key"),
+            };
             let tx = Transfer {
                 from: s.from,
                 to: AccountId(to),
