@@ -23,6 +23,18 @@ pub struct AccountWitness {
     pub path: MerklePath,
 }
 
+impl AccountWitness {
+    /// The slot holding `account`, its path left empty until the tree has it.
+    pub(crate) fn unsettled(account: Option<Account>) -> Self {
+        Self {
+            account,
+            path: MerklePath {
+                siblings: Vec::new(),
+            },
+        }
+    }
+}
+
 /// Accounts by id, and the tree of their leaves.
 #[derive(Clone, Debug)]
 pub struct State {
@@ -150,12 +162,7 @@ impl State {
     pub(crate) fn put(&mut self, id: AccountId, account: Account) -> AccountWitness {
         let before = self.accounts.insert(id.0, account);
         self.journal.push((id, before));
-        AccountWitness {
-            account: before,
-            path: MerklePath {
-                siblings: Vec::new(),
-            },
-        }
+        AccountWitness::unsettled(before)
     }
 
     /// Inserts genesis accounts (no journal, no witness; [`Self::flush`] after the last).

@@ -45,12 +45,11 @@ pub struct DepositFlags {
 impl DepositFlags {
     /// The flags an honest prover uses for `w`.
     pub fn honest(w: &DepositWitness) -> Self {
-        let forced = w.op.is_some_and(|(_, d)| d.forced_account().is_some()) && !w.refund;
         Self {
             enabled: w.op.is_some(),
             is_new: w.op.is_some() && !w.refund && w.account.account.is_none(),
             refund: w.op.is_some() && w.refund,
-            forced,
+            forced: w.is_forced() && !w.refund,
         }
     }
 }
@@ -68,12 +67,11 @@ pub fn apply_deposit(
     let refund = Boolean::new_witness(cs.clone(), || Ok(flags.refund))?;
     let forced = Boolean::new_witness(cs.clone(), || Ok(flags.forced))?;
     zero_unless(&FpVar::from(refund.clone()), &enabled)?;
-    zero_unless(
-        &FpVar::from(forced.clone()),
-        &(enabled.clone() & !refund.clone()),
-    )?;
+    // the slot takes a queue entry it does not refund: a deposit or a forced withdrawal
+    let taken = enabled.clone() & !refund.clone();
+    zero_unless(&FpVar::from(forced.clone()), &taken)?;
     // the slot writes an account: a deposit applied, not a noop, a refund or a forced withdrawal
-    let applies = enabled.clone() & !refund.clone() & !forced.clone();
+    let applies = taken & !forced.clone();
     // the slot reads an account: a deposit applied or a forced withdrawal (exclusive)
     let reads = applies.clone() | forced.clone();
     zero_unless(&FpVar::from(is_new.clone()), &reads)?;

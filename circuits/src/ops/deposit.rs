@@ -58,11 +58,12 @@ impl DepositWitness {
     /// Whether the slot writes its account: not a noop or a refund, and not a forced
     /// withdrawal that withdrew nothing.
     pub fn writes(&self) -> bool {
-        match &self.op {
-            None => false,
-            Some((_, d)) if d.forced_account().is_some() => !self.refund && self.withdrawn > 0,
-            Some(_) => !self.refund,
-        }
+        self.op.is_some() && !self.refund && (!self.is_forced() || self.withdrawn > 0)
+    }
+
+    /// Whether the slot's queue entry is a forced withdrawal.
+    pub fn is_forced(&self) -> bool {
+        self.op.is_some_and(|(_, d)| d.forced_account().is_some())
     }
 }
 
@@ -212,15 +213,7 @@ impl State {
             Some(a) if a.owner == d.owner && a.balance > 0 => {
                 (a.balance, self.put(id, Account { balance: 0, ..a }))
             }
-            account => (
-                0,
-                AccountWitness {
-                    account,
-                    path: crate::merkle::MerklePath {
-                        siblings: Vec::new(),
-                    },
-                },
-            ),
+            account => (0, AccountWitness::unsettled(account)),
         };
         Ok(DepositWitness {
             op: Some((id, *d)),
