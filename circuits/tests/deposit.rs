@@ -4,26 +4,9 @@
 mod common;
 
 use common::*;
-use ferry_circuits::circuit::deposit::DepositFlags;
 use ferry_circuits::circuit::{is_satisfied, synthesize_with, Overrides};
 use ferry_circuits::ops::{AccountId, Amount, TxError};
 use ferry_circuits::BatchWitness;
-
-/// A dishonest prover's selectors for deposit slot 0: enabled, is_new, refund.
-fn slot_flags(enabled: bool, is_new: bool, refund: bool) -> Overrides {
-    Overrides {
-        deposit_flags: vec![(
-            0,
-            DepositFlags {
-                enabled,
-                is_new,
-                refund,
-                forced: false,
-            },
-        )],
-        ..Default::default()
-    }
-}
 
 fn deposit_batch(world: &mut World, id: u32, key: u32, amount: u64) -> BatchWitness {
     let d = world.deposit_for(key, amount);
@@ -100,7 +83,7 @@ fn claiming_an_occupied_slot_is_empty() {
     // overwrite account 1 with a fresh account by pretending its slot is empty
     let mut world = World::new(2, 1_000_000);
     let w = deposit_batch(&mut world, 1, 1, 10);
-    let ov = slot_flags(true, true, false);
+    let ov = slot_flags(true, true, false, false);
     assert_rejected(&w, &ov);
 }
 
@@ -108,7 +91,7 @@ fn claiming_an_occupied_slot_is_empty() {
 fn new_account_flag_on_a_noop() {
     let mut world = World::new(2, 0);
     let w = world.builder().seal().unwrap().witness;
-    let ov = slot_flags(false, true, false);
+    let ov = slot_flags(false, true, false, false);
     assert_rejected(&w, &ov);
 }
 
@@ -116,7 +99,7 @@ fn new_account_flag_on_a_noop() {
 fn deposit_slot_marked_noop_cannot_carry_data() {
     let mut world = World::new(2, 0);
     let w = deposit_batch(&mut world, 1, 1, 10);
-    let ov = slot_flags(false, false, false);
+    let ov = slot_flags(false, false, false, false);
     assert_rejected(&w, &ov);
 }
 
@@ -167,17 +150,14 @@ fn a_deposit_that_would_overflow_is_refunded_and_replays() {
         "it cannot apply"
     );
     let w = refund_batch(&mut world, 1, 11);
-    // public data alone rebuilds the same state (followers, restart, restore from L1)
-    let mut replayed = before;
-    replayed.apply_pubdata(&world.params, &w.pubdata).unwrap();
-    assert_eq!(replayed.root(), world.state.root());
+    assert_replays(before, &world, &w);
 }
 
 #[test]
 fn refund_flag_on_a_noop() {
     let mut world = World::new(2, 0);
     let w = world.builder().seal().unwrap().witness;
-    let ov = slot_flags(false, false, true);
+    let ov = slot_flags(false, false, true, false);
     assert_rejected(&w, &ov);
 }
 
@@ -185,7 +165,7 @@ fn refund_flag_on_a_noop() {
 fn a_refund_cannot_also_create_an_account() {
     let mut world = World::new(2, 0);
     let w = refund_batch(&mut world, 1, 10);
-    let ov = slot_flags(true, true, true);
+    let ov = slot_flags(true, true, true, false);
     assert_rejected(&w, &ov);
 }
 
@@ -205,7 +185,7 @@ fn a_deposit_marked_refunded_leaves_the_tree_alone() {
     let mut world = World::new(2, 1_000);
     let old = world.state.root();
     let w = deposit_batch(&mut world, 1, 1, 500);
-    let ov = slot_flags(true, false, true);
+    let ov = slot_flags(true, false, true, false);
     let cs = ark_relations::r1cs::ConstraintSystem::new_ref();
     let computed = synthesize_with(&cs, &w, &ov).unwrap();
     assert_eq!(computed.root.unwrap(), old);

@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use ferry_circuits::circuit::deposit::DepositFlags;
 use ferry_circuits::circuit::Overrides;
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::{Account, AccountId, L1Address};
@@ -43,21 +42,6 @@ fn word(v: u32) -> [u8; 32] {
     w
 }
 
-fn flags(is_new: bool, refund: bool, forced: bool) -> Overrides {
-    Overrides {
-        deposit_flags: vec![(
-            0,
-            DepositFlags {
-                enabled: true,
-                is_new,
-                refund,
-                forced,
-            },
-        )],
-        ..Default::default()
-    }
-}
-
 #[test]
 fn the_owner_takes_the_whole_balance() {
     let mut world = World::new(3, 1_000);
@@ -73,10 +57,7 @@ fn the_owner_takes_the_whole_balance() {
         (5, 1, 1_000, owner(1).0, word(1), [0; 32]),
         "05 | id | amount | requester | id word | 0 word"
     );
-    // public data alone rebuilds the same state
-    let mut replayed = before;
-    replayed.apply_pubdata(&world.params, &w.pubdata).unwrap();
-    assert_eq!(replayed.root(), world.state.root());
+    assert_replays(before, &world, &w);
 }
 
 #[test]
@@ -111,9 +92,7 @@ fn after_a_deposit_in_the_same_batch_it_sees_the_deposit() {
     b.deposit(AccountId(0), &forced).unwrap();
     let w = b.seal().unwrap().witness;
     assert_accepted(&w);
-    let mut replayed = before;
-    replayed.apply_pubdata(&world.params, &w.pubdata).unwrap();
-    assert_eq!(replayed.root(), world.state.root());
+    assert_replays(before, &world, &w);
     assert_eq!(world.state.account(AccountId(1)).unwrap().balance, 1_500);
     assert_eq!(world.state.account(AccountId(2)).unwrap().balance, 1_000);
 }
@@ -168,7 +147,7 @@ fn it_withdraws_from_the_account_the_queue_names() {
 fn an_owned_account_cannot_pass_for_an_empty_slot() {
     let mut world = World::new(3, 1_000);
     let w = forced_batch(&mut world, 1, owner(1));
-    assert_rejected(&w, &flags(true, false, true));
+    assert_rejected(&w, &slot_flags(true, true, false, true));
 }
 
 #[test]
@@ -182,10 +161,10 @@ fn it_cannot_pass_for_a_deposit_or_a_refund_of_nothing() {
     w.deposits[0].account = World::new(3, 1_000).state.witness(AccountId(9));
     w.deposits[0].op.as_mut().unwrap().0 = AccountId(9);
     w.deposits[0].withdrawn = 0;
-    assert_rejected(&w, &flags(true, false, false));
+    assert_rejected(&w, &slot_flags(true, true, false, false));
     // nor as a refund of nothing (a refund names no account)
     let mut w = honest;
     w.deposits[0].op.as_mut().unwrap().0 = AccountId(0);
     w.deposits[0].withdrawn = 0;
-    assert_rejected(&w, &flags(false, true, false));
+    assert_rejected(&w, &slot_flags(true, false, true, false));
 }

@@ -119,6 +119,31 @@ impl World {
     }
 }
 
+/// Public data alone rebuilds the same state (followers, restart, restore from L1): `w`'s
+/// data replayed on `before`, the state ahead of the batch, ends at `world`'s root.
+pub fn assert_replays(mut before: State, world: &World, w: &BatchWitness) {
+    before.apply_pubdata(&world.params, &w.pubdata).unwrap();
+    assert_eq!(
+        before.root(),
+        world.state.root(),
+        "replay = the batch's state"
+    );
+}
+
+/// A dishonest prover's selectors for deposit slot 0.
+pub fn slot_flags(enabled: bool, is_new: bool, refund: bool, forced: bool) -> Overrides {
+    let flags = ferry_circuits::circuit::deposit::DepositFlags {
+        enabled,
+        is_new,
+        refund,
+        forced,
+    };
+    Overrides {
+        deposit_flags: vec![(0, flags)],
+        ..Default::default()
+    }
+}
+
 /// The honest witness is accepted, and the circuit computes exactly the native root and data.
 pub fn assert_accepted(w: &BatchWitness) {
     assert!(
