@@ -388,12 +388,18 @@ impl Mirror {
             let off = HEADER_LEN + slot * DEPOSIT_LEN;
             let amount = u64::from_be_bytes(pubdata[off + 4..off + 12].try_into().expect("8"));
             let to = L1Address(pubdata[off + 12..off + 32].try_into().expect("20"));
-            match pubdata[off] {
-                opcode::REFUND => refunds.push((index, to, amount)),
-                opcode::FORCED_WITHDRAW if amount != 0 => withdrawals.push((to, amount)),
-                _ => {}
-            }
-            if matches!(pubdata[off], opcode::REFUND | opcode::FORCED_WITHDRAW) && amount != 0 {
+            let credited = match pubdata[off] {
+                opcode::REFUND => {
+                    refunds.push((index, to, amount));
+                    true
+                }
+                opcode::FORCED_WITHDRAW if amount != 0 => {
+                    withdrawals.push((to, amount));
+                    true
+                }
+                _ => false,
+            };
+            if credited {
                 *self.state.pending.entry(to).or_default() += u128::from(amount) * GWEI;
             }
             if pubdata[off] != opcode::NOOP {

@@ -280,29 +280,22 @@ impl L1Backend {
     /// Queues a deposit on L1, paid by `d.owner`, or a forced withdrawal asked by it (devnet
     /// helper); returns its queue index.
     pub async fn deposit(&mut self, d: &Deposit) -> Result<u64, String> {
-        if let Some(id) = d.forced_account() {
-            return match self {
-                Self::Embedded { mirror, deposits } => {
-                    let index = mirror
-                        .force_withdraw(d.owner, u64::from(id.0))
-                        .map_err(|e| e.to_string())?;
-                    deposits.push(*d);
-                    Ok(index)
-                }
-                Self::Evm { l1, .. } => bounded(l1.force_withdraw_as(&d.owner, id.0)).await,
-            };
-        }
         let pk = [word_of(&d.pubkey.x), word_of(&d.pubkey.y)];
         let wei = u128::from(d.amount.0) * GWEI;
         match self {
             Self::Embedded { mirror, deposits } => {
-                let index = mirror
-                    .deposit(d.owner, wei, pk)
-                    .map_err(|e| e.to_string())?;
+                let index = match d.forced_account() {
+                    Some(id) => mirror.force_withdraw(d.owner, u64::from(id.0)),
+                    None => mirror.deposit(d.owner, wei, pk),
+                }
+                .map_err(|e| e.to_string())?;
                 deposits.push(*d);
                 Ok(index)
             }
-            Self::Evm { l1, .. } => bounded(l1.deposit_as(&d.owner, pk, wei)).await,
+            Self::Evm { l1, .. } => match d.forced_account() {
+                Some(id) => bounded(l1.force_withdraw_as(&d.owner, id.0)).await,
+                None => bounded(l1.deposit_as(&d.owner, pk, wei)).await,
+            },
         }
     }
 

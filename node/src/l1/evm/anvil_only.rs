@@ -73,7 +73,6 @@ impl EvmL1 {
         pubkey: [Word; 2],
         wei: u128,
     ) -> Result<u64, EvmError> {
-        use alloy::sol_types::SolEvent;
         let p = self.impersonate(owner, wei).await?;
         let c = FerryRollup::new(self.rollup, p);
         let r = done(
@@ -84,15 +83,7 @@ impl EvmL1 {
                 .await,
         )
         .await?;
-        let index = r
-            .inner
-            .logs()
-            .iter()
-            .find(|l| l.topic0() == Some(&FerryRollup::DepositQueued::SIGNATURE_HASH))
-            .and_then(|l| l.log_decode::<FerryRollup::DepositQueued>().ok())
-            .map(|l| l.inner.data.index.to::<u64>())
-            .ok_or_else(|| node_err("no DepositQueued event"))?;
-        Ok(index)
+        Ok(event::<FerryRollup::DepositQueued>(&r)?.index.to::<u64>())
     }
 
     /// anvil only: `forceWithdraw(accountId)` sent by `requester` itself (impersonated);
@@ -102,7 +93,6 @@ impl EvmL1 {
         requester: &L1Address,
         account_id: u32,
     ) -> Result<u64, EvmError> {
-        use alloy::sol_types::SolEvent;
         let p = self.impersonate(requester, 0).await?;
         let c = FerryRollup::new(self.rollup, p);
         let r = done(
@@ -112,14 +102,9 @@ impl EvmL1 {
                 .await,
         )
         .await?;
-        let event = FerryRollup::ForcedWithdrawalQueued::SIGNATURE_HASH;
-        r.inner
-            .logs()
-            .iter()
-            .find(|l| l.topic0() == Some(&event))
-            .and_then(|l| l.log_decode::<FerryRollup::ForcedWithdrawalQueued>().ok())
-            .map(|l| l.inner.data.index.to::<u64>())
-            .ok_or_else(|| node_err("no ForcedWithdrawalQueued event"))
+        Ok(event::<FerryRollup::ForcedWithdrawalQueued>(&r)?
+            .index
+            .to::<u64>())
     }
 
     /// anvil only: `claim()` sent by `who` itself (impersonated); returns the wei paid.
@@ -130,4 +115,15 @@ impl EvmL1 {
         done(c.claim().from(address(who)).send().await).await?;
         Ok(owed)
     }
+}
+
+/// The first `E` event a transaction logged.
+fn event<E: alloy::sol_types::SolEvent>(r: &TransactionReceipt) -> Result<E, EvmError> {
+    r.inner
+        .logs()
+        .iter()
+        .find(|l| l.topic0() == Some(&E::SIGNATURE_HASH))
+        .and_then(|l| l.log_decode::<E>().ok())
+        .map(|l| l.inner.data)
+        .ok_or_else(|| node_err(format!("no {} event", E::SIGNATURE)))
 }
