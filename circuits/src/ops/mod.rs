@@ -13,6 +13,7 @@
 
 pub mod amount;
 pub mod deposit;
+pub mod exit;
 pub mod transfer;
 pub mod withdraw;
 
@@ -36,6 +37,18 @@ pub mod opcode {
     /// L1 forced withdrawal of an account's whole balance, asked by its owner, in a deposit
     /// slot (the priority queue's order).
     pub const FORCED_WITHDRAW: u8 = 5;
+    /// Opens an empty account for a key in a deposit slot, for a transfer to that key: no
+    /// queue entry, no L1 owner (issue #20).
+    pub const OPEN_ACCOUNT: u8 = 6;
+}
+
+/// Signing-message tags beside the op codes 1 (transfer to an id) and 2 (withdrawal): the first
+/// element of a message, so that no signature serves two kinds of message.
+pub mod tag {
+    /// A transfer to whichever key-only account holds a key (`ops/transfer.rs`).
+    pub const TRANSFER_TO_KEY: u8 = 7;
+    /// In exodus, the key of an account with no L1 owner names who its exit pays (`ops/exit.rs`).
+    pub const EXIT: u8 = 8;
 }
 
 /// An account's index in the tree (below `4^depth`, at most 24 bits).
