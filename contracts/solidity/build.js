@@ -10,7 +10,7 @@ const { poseidonContract } = require("circomlibjs");
 
 const here = __dirname;
 const out = path.join(here, "..", "artifacts");
-const sources = ["Groth16Verifier.sol", "FerryRollup.sol"];
+const sources = ["Groth16Verifier.sol", "BabyJubjub.sol", "FerryRollup.sol"];
 
 function write(name, artifact) {
   fs.writeFileSync(path.join(out, name + ".json"), JSON.stringify(artifact, null, 2) + "\n");
@@ -37,7 +37,8 @@ if (errors.length) process.exit(1);
 fs.mkdirSync(out, { recursive: true });
 for (const file of sources) {
   for (const [name, c] of Object.entries(result.contracts[file])) {
-    if (!c.evm.bytecode.object) continue; // interfaces
+    // interfaces, and libraries of internal functions only (inlined where they are used)
+    if (!c.evm.bytecode.object || c.abi.length === 0) continue;
     write(name, {
       contractName: name,
       compiler: "solc " + solc.version(),

@@ -6,8 +6,10 @@ use crate::evm::{proof_from_words, Word};
 use ark_bn254::Fr;
 use ark_ff::PrimeField;
 use ferry_circuits::babyjubjub::point_on_curve;
+use ferry_circuits::eddsa::{PublicKey, Signature};
+use ferry_circuits::ops::exit::exit_message;
 use ferry_circuits::ops::opcode;
-use ferry_circuits::ops::L1Address;
+use ferry_circuits::ops::{Account, AccountId, L1Address};
 use ferry_circuits::pubdata::{DEPOSIT_LEN, HEADER_LEN, TRANSFER_LEN, WITHDRAW_LEN};
 use ferry_circuits::{CircuitParams, Domain};
 use ferry_prover::Curve;
@@ -72,6 +74,15 @@ pub enum L1Error {
     /// `forceWithdraw` names an id outside the tree.
     #[error("BadAccountId")]
     BadAccountId,
+    /// `exit` of an account with no L1 owner (owner 0): only `exitWithKey` pays it.
+    #[error("KeyOnlyAccount({0})")]
+    KeyOnlyAccount(u64),
+    /// `exitWithKey`'s signature is not by the account's key over its exit message.
+    #[error("BadSignature")]
+    BadSignature,
+    /// `exitWithKey` to the zero address, whose credit no one could claim.
+    #[error("ZeroRecipient")]
+    ZeroRecipient,
     /// Paying out failed. The mirror fails a payment only when the contract holds too
     /// little ether (payees are plain accounts).
     #[error("TransferFailed")]
@@ -176,6 +187,26 @@ pub struct BatchOutcome {
     pub withdrawals: Vec<(L1Address, u64)>,
     /// Deposits refunded, credited back to their depositors: (queue index, depositor, gwei).
     pub refunds: Vec<(u64, L1Address, u64)>,
+}
+
+/// `exitWithKey`'s arguments: a key-only account (owner 0) as the last verified root holds
+/// it, where its exit pays, and its key's signature over that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyExit {
+    /// The account's id.
+    pub account_id: u64,
+    /// Its key.
+    pub pubkey: PublicKey,
+    /// Its balance, in gwei.
+    pub balance: u64,
+    /// Its nonce.
+    pub nonce: u32,
+    /// Its Merkle path: per level, bottom-up, the three other children in order.
+    pub siblings: Vec<[Word; 3]>,
+    /// Who is credited.
+    pub recipient: L1Address,
+    /// The key's signature over `exit_message(domain, account_id, recipient)`.
+    pub signature: Signature,
 }
 
 /// The rollup contract, in Rust.
@@ -362,7 +393,8 @@ impl Mirror {
                         return Err(L1Error::DepositMismatch(head - 1));
                     }
                 }
-                opcode::NOOP => {}
+                // opens an account for a key: no queue entry, the circuit proves it
+                opcode::NOOP | opcode::OPEN_ACCOUNT => {}
                 _ => return Err(L1Error::UnknownOp(off as u64)),
             }
             off += DEPOSIT_LEN;
@@ -402,7 +434,11 @@ impl Mirror {
             if credited {
                 *self.state.pending.entry(to).or_default() += u128::from(amount) * GWEI;
             }
-            if pubdata[off] != opcode::NOOP {
+            // only these took a queue entry: an op 6 must not shift the indexes after it
+            if matches!(
+                pubdata[off],
+                opcode::DEPOSIT | opcode::REFUND | opcode::FORCED_WITHDRAW
+            ) {
                 index += 1;
             }
         }
@@ -493,11 +529,12 @@ impl Mirror {
         Ok((op.depositor, amount))
     }
 
-    /// `exit(accountId, pubkey, balance, nonce, owner, siblings)`: credits the owner.
+    /// `exit(accountId, pubkey, balance, nonce, owner, siblings)`: credits the owner. An
+    /// account with no owner exits with [`Self::exit_with_key`] (`KeyOnlyAccount`).
     pub fn exit(
         &mut self,
         account_id: u64,
-        account: &ferry_circuits::ops::Account,
+        account: &Account,
         siblings: &[[Word; 3]],
     ) -> Result<(), L1Error> {
         let s = &self.state;
@@ -507,7 +544,56 @@ impl Mirror {
         if s.exited.contains(&account_id) {
             return Err(L1Error::AlreadyExited(account_id));
         }
-        let depth = s.params.depth;
+        if account.owner == L1Address::default() {
+            return Err(L1Error::KeyOnlyAccount(account_id));
+        }
+        self.check_account(account_id, account, siblings)?;
+        self.state.exited.insert(account_id);
+        *self.state.pending.entry(account.owner).or_default() += u128::from(account.balance) * GWEI;
+        self.tick();
+        Ok(())
+    }
+
+    /// `exitWithKey(accountId, pubkey, balance, nonce, siblings, recipient, signature)`:
+    /// credits a key-only account's balance to the recipient its key signed for.
+    pub fn exit_with_key(&mut self, e: &KeyExit) -> Result<(), L1Error> {
+        let s = &self.state;
+        if !s.exodus {
+            return Err(L1Error::NotExodus);
+        }
+        if s.exited.contains(&e.account_id) {
+            return Err(L1Error::AlreadyExited(e.account_id));
+        }
+        let account = Account {
+            pubkey: e.pubkey,
+            balance: e.balance,
+            nonce: e.nonce,
+            owner: L1Address::default(),
+        };
+        self.check_account(e.account_id, &account, &e.siblings)?;
+        if e.recipient == L1Address::default() {
+            return Err(L1Error::ZeroRecipient);
+        }
+        // the id is below 4^depth (the Merkle check), so it fits an AccountId
+        let id = AccountId(e.account_id as u32);
+        let m = exit_message(s.domain, id, e.recipient);
+        e.pubkey
+            .verify(m, &e.signature)
+            .map_err(|_| L1Error::BadSignature)?;
+        self.state.exited.insert(e.account_id);
+        *self.state.pending.entry(e.recipient).or_default() += u128::from(e.balance) * GWEI;
+        self.tick();
+        Ok(())
+    }
+
+    /// `BadMerkleProof` unless `account`'s leaf sits at `account_id` under the stored root.
+    fn check_account(
+        &self,
+        account_id: u64,
+        account: &Account,
+        siblings: &[[Word; 3]],
+    ) -> Result<(), L1Error> {
+        let depth = self.state.params.depth;
         if siblings.len() != depth || account_id >> (2 * depth) != 0 {
             return Err(L1Error::BadMerkleProof);
         }
@@ -518,12 +604,9 @@ impl Mirror {
             .collect::<Option<Vec<_>>>()
             .ok_or(L1Error::BadMerkleProof)?;
         let path = ferry_circuits::merkle::MerklePath { siblings };
-        if word_of(&path.root(account.leaf(), account_id as u32)) != s.state_root {
+        if word_of(&path.root(account.leaf(), account_id as u32)) != self.state.state_root {
             return Err(L1Error::BadMerkleProof);
         }
-        self.state.exited.insert(account_id);
-        *self.state.pending.entry(account.owner).or_default() += u128::from(account.balance) * GWEI;
-        self.tick();
         Ok(())
     }
 }
