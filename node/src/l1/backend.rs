@@ -9,7 +9,7 @@ use crate::storage::{Store, Writes, L1, META};
 use ferry_circuits::ops::deposit::Deposit;
 use ferry_circuits::ops::L1Address;
 use ferry_circuits::{CircuitParams, Domain, Fr};
-use ferry_contracts::mirror::{word_of, MirrorState, GWEI};
+use ferry_contracts::mirror::{word_of, KeyExit, MirrorState, GWEI};
 use ferry_contracts::Mirror;
 use ferry_prover::Curve;
 use serde::{Deserialize, Serialize};
@@ -357,6 +357,15 @@ impl L1Backend {
         match self {
             Self::Embedded { mirror, .. } => mirror.claim(who).map_err(|e| e.to_string()),
             Self::Evm { l1, .. } => bounded(l1.claim_as(&who)).await,
+        }
+    }
+
+    /// `exitWithKey(...)` (in exodus): a key-only account's balance credited to the recipient
+    /// its key signed for, claimable with `claim()`.
+    pub async fn exit_with_key(&mut self, e: &KeyExit) -> Result<(), String> {
+        match self {
+            Self::Embedded { mirror, .. } => mirror.exit_with_key(e).map_err(|e| e.to_string()),
+            Self::Evm { l1, .. } => bounded(l1.exit_with_key(e)).await.map(|_| ()),
         }
     }
 

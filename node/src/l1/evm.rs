@@ -9,7 +9,7 @@ use alloy::sol;
 use ferry_circuits::ops::{Account, L1Address};
 use ferry_circuits::{CircuitParams, Domain};
 use ferry_contracts::evm::{verifier_args, Word};
-use ferry_contracts::mirror::fr_of;
+use ferry_contracts::mirror::{fr_of, KeyExit};
 use ferry_contracts::L1Error;
 use ferry_prover::Curve;
 
@@ -81,6 +81,9 @@ fn decode_revert(e: alloy::contract::Error) -> EvmError {
             E::NotOperator(_) => L1Error::NotOperator,
             E::InputOutOfField(_) => L1Error::InputOutOfField,
             E::BadAccountId(_) => L1Error::BadAccountId,
+            E::KeyOnlyAccount(x) => L1Error::KeyOnlyAccount(x.accountId.to::<u64>()),
+            E::BadSignature(_) => L1Error::BadSignature,
+            E::ZeroRecipient(_) => L1Error::ZeroRecipient,
         });
     }
     node_err(e)
@@ -347,6 +350,31 @@ impl EvmL1 {
                 account.nonce,
                 address(&account.owner),
                 sib,
+            )
+            .send()
+            .await,
+        )
+        .await
+    }
+
+    /// `exitWithKey(...)`: a key-only account's exit to the recipient its key signed for.
+    pub async fn exit_with_key(&self, e: &KeyExit) -> Result<TransactionReceipt, EvmError> {
+        let fr = |x: &ferry_circuits::Fr| U256::from_be_bytes(ferry_circuits::field::fr_to_be32(x));
+        let sib: Vec<[U256; 3]> = e.siblings.iter().map(|l| l.map(|w| u256(&w))).collect();
+        let sig = &e.signature;
+        // S is an integer (a signature may carry one of l or more, which the contract refuses)
+        let s = U256::try_from_be_slice(&sig.s.to_bytes_be())
+            .ok_or_else(|| node_err("S wider than 256 bits"))?;
+        let c = self.contract();
+        done(
+            c.exitWithKey(
+                U256::from(e.account_id),
+                [fr(&e.pubkey.x), fr(&e.pubkey.y)],
+                e.balance,
+                e.nonce,
+                sib,
+                address(&e.recipient),
+                [fr(&sig.r8_x), fr(&sig.r8_y), s],
             )
             .send()
             .await,
