@@ -8,6 +8,7 @@
 //! whole batch or nothing.
 
 use crate::domain::Domain;
+use crate::eddsa::PublicKey;
 use crate::field::Fr;
 use crate::merkle::MerklePath;
 use crate::ops::deposit::{Deposit, DepositWitness};
@@ -117,6 +118,7 @@ impl BatchWitness {
                     op: None,
                     refund: false,
                     withdrawn: 0,
+                    open: false,
                     account: noop_slot(d),
                 })
                 .collect(),
@@ -284,8 +286,27 @@ impl<'s> BatchBuilder<'s> {
             op: Some((AccountId(0), *d)),
             refund: true,
             withdrawn: 0,
+            open: false,
             account: noop_slot(self.params.depth),
         });
+        Ok(())
+    }
+
+    /// Opens a key-only account for `pubkey` at the empty slot `id` (op 6, in a deposit slot
+    /// but with no queue entry), for a transfer to that key later in the batch.
+    pub fn open_account(&mut self, id: AccountId, pubkey: PublicKey) -> Result<(), BatchError> {
+        self.deposit_slot()?;
+        let index = self.deposits.len();
+        let w = self
+            .state
+            .apply_open(id, pubkey)
+            .map_err(|error| BatchError::Op {
+                kind: "account opening",
+                index,
+                error,
+            })?;
+        self.records[0].extend_from_slice(&Deposit::open(pubkey).open_pubdata(id));
+        self.deposits.push(w);
         Ok(())
     }
 

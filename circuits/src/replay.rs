@@ -75,6 +75,17 @@ impl State {
             if Deposit::refund_from_pubdata(rec).is_some() {
                 continue; // credited back on L1; no account changes
             }
+            if rec[0] == opcode::OPEN_ACCOUNT {
+                let (id, key) = Deposit::open_from_pubdata(rec)
+                    .ok_or(ReplayError::Record { section, index })?;
+                self.apply_open(id, key)
+                    .map_err(|error| ReplayError::Apply {
+                        section,
+                        index,
+                        error,
+                    })?;
+                continue;
+            }
             if rec[0] == opcode::FORCED_WITHDRAW {
                 let (d, amount) = Deposit::forced_from_pubdata(rec)
                     .ok_or(ReplayError::Record { section, index })?;

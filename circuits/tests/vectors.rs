@@ -124,6 +124,7 @@ fn signed_transfer_and_withdraw_messages() {
     let theirs = ferry_circuits::ops::transfer::SignedTransfer {
         tx: transfer,
         signature: sig(t),
+        to_key: None,
     };
     assert!(theirs.clone().verify(dom, &pk(&t["public_key"])).is_ok());
     assert!(theirs.verify(other, &pk(&t["public_key"])).is_err());
@@ -236,6 +237,7 @@ fn circomlibjs_signed_transfer_is_proven() {
     let verified = SignedTransfer {
         tx,
         signature: sig(t),
+        to_key: None,
     }
     .verify(dom, &signer)
     .unwrap();

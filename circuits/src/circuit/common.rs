@@ -222,3 +222,12 @@ pub struct SlotOutput {
     /// Its public-data record, bit by bit, most significant first.
     pub pubdata: Vec<Boolean<Fr>>,
 }
+
+/// `168700·x² + y² − 1 − 168696·x²·y²`: zero exactly when `(x, y)` is on Baby Jubjub (three
+/// constraints).
+pub fn off_curve(x: &FpVar<Fr>, y: &FpVar<Fr>) -> Result<FpVar<Fr>, SynthesisError> {
+    let x2 = x.square()?;
+    let y2 = y.square()?;
+    let x2y2 = &x2 * &y2;
+    Ok(x2 * Fr::from(168700u64) + y2 - Fr::from(1u64) - x2y2 * Fr::from(168696u64))
+}

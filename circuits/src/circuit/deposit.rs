@@ -15,6 +15,8 @@
 //! the requester is the account's owner, which becomes 0 (key, nonce and owner unchanged),
 //! and otherwise 0 with nothing changed (an empty slot too). No signature: the contract
 //! queued it for the L1 address that asked, and the circuit compares that with the owner.
+//! Or, to open an account for a transfer to a key (op code 6, no queue entry): the slot is
+//! empty and becomes `{key, balance 0, nonce 0, owner 0}`, the key a point of Baby Jubjub.
 
 use super::common::*;
 use crate::field::Fr;
@@ -29,7 +31,7 @@ use ark_r1cs_std::{
 use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError};
 use num_bigint::BigUint;
 
-/// The deposit slot's four selector bits.
+/// The deposit slot's five selector bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DepositFlags {
     /// The slot takes a deposit from the queue (not a noop).
@@ -40,6 +42,8 @@ pub struct DepositFlags {
     pub refund: bool,
     /// The queue entry is a forced withdrawal.
     pub forced: bool,
+    /// The slot opens a key-only account (no queue entry).
+    pub open: bool,
 }
 
 impl DepositFlags {
@@ -50,6 +54,7 @@ impl DepositFlags {
             is_new: w.op.is_some() && !w.refund && w.account.account.is_none(),
             refund: w.op.is_some() && w.refund,
             forced: w.is_forced() && !w.refund,
+            open: w.open,
         }
     }
 }
@@ -66,12 +71,19 @@ pub fn apply_deposit(
     let is_new = Boolean::new_witness(cs.clone(), || Ok(flags.is_new))?;
     let refund = Boolean::new_witness(cs.clone(), || Ok(flags.refund))?;
     let forced = Boolean::new_witness(cs.clone(), || Ok(flags.forced))?;
+    let open = Boolean::new_witness(cs.clone(), || Ok(flags.open))?;
     zero_unless(&FpVar::from(refund.clone()), &enabled)?;
     // the slot takes a queue entry it does not refund: a deposit or a forced withdrawal
     let taken = enabled.clone() & !refund.clone();
     zero_unless(&FpVar::from(forced.clone()), &taken)?;
     // the slot writes an account: a deposit applied, not a noop, a refund or a forced withdrawal
     let applies = taken & !forced.clone();
+    // an opening writes a new account, in an empty slot (a record that opens an account
+    // already there would not replay). That it is an applied op needs no constraint: a noop's
+    // key (0, 0) and a forced withdrawal's (id, 0) are no curve points, and a refund has an
+    // amount, all of which an opening may not have (below)
+    zero_unless(&FpVar::from(open.clone()), &is_new)?;
+    let deposits = applies.clone() & !open.clone();
     // the slot reads an account: a deposit applied or a forced withdrawal (exclusive)
     let reads = applies.clone() | forced.clone();
     zero_unless(&FpVar::from(is_new.clone()), &reads)?;
@@ -112,8 +124,13 @@ pub fn apply_deposit(
     // a deposit's amount is never 0 (the contract refuses one): an entry of amount 0 is a
     // forced withdrawal, which an operator must not pass off as a deposit or a refund of
     // nothing to leave it unanswered without exodus
-    nonzero_if(&amount, &(applies.clone() | refund.clone()))?;
+    nonzero_if(&amount, &(deposits.clone() | refund.clone()))?;
     let requester = num(&owner_bits);
+    // an opened account holds nothing and no L1 address owns it; its key is a curve point,
+    // which only a signature's check would otherwise require
+    zero_unless(&amount, &!open.clone())?;
+    zero_unless(&requester, &!open.clone())?;
+    zero_unless(&off_curve(&pk_x, &pk_y)?, &!open.clone())?;
     // crediting an existing account: its owner is the depositor
     let credits = applies.clone() & !is_new.clone();
     old.owner.conditional_enforce_equal(&requester, &credits)?;
@@ -137,12 +154,13 @@ pub fn apply_deposit(
 
     // public data: 03 | id | amount | owner | pk.x (32 bytes) | pk.y (32 bytes), or a refund:
     // 04 | 0 | amount | owner | pk.x | pk.y, or a forced withdrawal: 05 | id | amount |
-    // requester | id (32 bytes) | 0 (32 bytes)
+    // requester | id (32 bytes) | 0 (32 bytes), or an opening: 06 | id | 0 | 0 | pk.x | pk.y
     let code = |bit: u8| {
         let kinds = [
-            (opcode::DEPOSIT, &applies),
+            (opcode::DEPOSIT, &deposits),
             (opcode::REFUND, &refund),
             (opcode::FORCED_WITHDRAW, &forced),
+            (opcode::OPEN_ACCOUNT, &open),
         ];
         kinds
             .into_iter()

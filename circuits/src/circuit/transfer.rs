@@ -5,6 +5,9 @@
 //! balance` (the new balance fits 64 bits); the nonce increments without overflow; the
 //! receiver exists (its leaf, a Poseidon hash, is in the root after the debit) and its new
 //! balance fits 64 bits. A noop slot leaves the root unchanged and has an all-zero record.
+//! A transfer to a key is signed over `[7, domain, from, key.x, key.y, amount, fee, nonce]`
+//! instead, with the receiver's own key, and the receiver's owner must be 0 (a key-only
+//! account). Its record is a transfer's: the message is a matter of authorisation only.
 
 use super::common::*;
 use crate::eddsa::constraints::{enforce_on_curve, verify, PointVar, SignatureVar};
@@ -12,8 +15,8 @@ use crate::eddsa::Signature;
 use crate::field::Fr;
 use crate::merkle::constraints::PathVar;
 use crate::ops::amount::{Packed, AMOUNT_FORMAT, FEE_FORMAT};
-use crate::ops::opcode;
 use crate::ops::transfer::TransferWitness;
+use crate::ops::{opcode, tag};
 use crate::params::CircuitParams;
 use crate::poseidon::constraints::poseidon;
 use ark_r1cs_std::{
@@ -89,6 +92,8 @@ pub fn apply_transfer(
     receiver_path
         .root_from_path(&receiver.leaf()?)?
         .conditional_enforce_equal(&root1, &enabled)?;
+    let receiver_key = (receiver.pk_x.clone(), receiver.pk_y.clone());
+    let receiver_owner = receiver.owner.clone();
     let credited = AccountVar {
         balance: &receiver.balance + &amount.value,
         ..receiver
@@ -97,7 +102,7 @@ pub fn apply_transfer(
     let root2 = receiver_path.root_from_path(&credited.leaf()?)?;
 
     // signature by the sender's key over the exact message, with the leaf's nonce
-    let msg = poseidon(&[
+    let by_id = poseidon(&[
         FpVar::constant(Fr::from(u64::from(opcode::TRANSFER))),
         domain.clone(),
         num(&from_bits),
@@ -106,6 +111,21 @@ pub fn apply_transfer(
         fee.value.clone(),
         sender.nonce.clone(),
     ])?;
+    let to_key = w.tx.as_ref().is_some_and(|s| s.to_key.is_some());
+    let to_key = Boolean::new_witness(cs.clone(), || Ok(to_key))?;
+    let by_key = poseidon(&[
+        FpVar::constant(Fr::from(u64::from(tag::TRANSFER_TO_KEY))),
+        domain.clone(),
+        num(&from_bits),
+        receiver_key.0,
+        receiver_key.1,
+        amount.value.clone(),
+        fee.value.clone(),
+        sender.nonce.clone(),
+    ])?;
+    // the key a transfer to a key names is its receiver's, and no L1 address owns that account
+    zero_unless(&receiver_owner, &!to_key.clone())?;
+    let msg = FpVar::conditionally_select(&to_key, &by_key, &by_id)?;
     let pk = PointVar::new(sender.pk_x.clone(), sender.pk_y.clone());
     enforce_on_curve(&pk)?;
     let sig =

@@ -17,6 +17,11 @@
 //! otherwise (another address, or an empty slot) it changes nothing and withdraws 0. Its
 //! record is `05 | account_id:3 | amount:8 | requester:20 | account_id:32 | 0:32`: bytes
 //! 12..96 are the queue entry's, and the contract credits `amount` to the requester.
+//!
+//! A deposit slot also opens accounts for transfers to a key (issue #20), with no queue
+//! entry: `06 | account_id:3 | 0:8 | 0:20 | pubkey.x:32 | pubkey.y:32` puts the account
+//! `{pubkey, balance 0, nonce 0, owner 0}` in an empty slot. Owner 0 makes it a key-only
+//! account: only a transfer to its key pays it, and only its key's signature exits it.
 
 use super::{get_be, opcode, put_be, Account, AccountId, Amount, L1Address, TxError};
 use crate::eddsa::PublicKey;
@@ -50,6 +55,10 @@ pub struct DepositWitness {
     /// account, else 0.
     #[serde(default)]
     pub withdrawn: u64,
+    /// The slot opens a key-only account (op code 6): `op` holds the id and the key, with
+    /// amount 0 and owner 0, and takes no queue entry.
+    #[serde(default)]
+    pub open: bool,
     /// The slot before the deposit (`account: None` when it creates the account).
     pub account: AccountWitness,
 }
@@ -63,7 +72,7 @@ impl DepositWitness {
 
     /// Whether the slot's queue entry is a forced withdrawal.
     pub fn is_forced(&self) -> bool {
-        self.op.is_some_and(|(_, d)| d.forced_account().is_some())
+        !self.open && self.op.is_some_and(|(_, d)| d.forced_account().is_some())
     }
 }
 
@@ -119,6 +128,31 @@ impl Deposit {
         out.extend_from_slice(&fr_to_be32(&self.pubkey.x));
         out.extend_from_slice(&fr_to_be32(&self.pubkey.y));
         out.try_into().expect("96 bytes")
+    }
+
+    /// What an account-opening slot holds in its `op`: the key, amount 0 and owner 0.
+    pub fn open(pubkey: PublicKey) -> Self {
+        Deposit {
+            pubkey,
+            owner: L1Address::default(),
+            amount: Amount(0),
+        }
+    }
+
+    /// The record that opens a key-only account for this key at `id`.
+    pub fn open_pubdata(&self, id: AccountId) -> [u8; PUBDATA_LEN] {
+        let mut out = self.pubdata(id);
+        out[0] = opcode::OPEN_ACCOUNT;
+        out
+    }
+
+    /// Decodes an account-opening record (amount and owner bytes must be zero).
+    pub fn open_from_pubdata(rec: &[u8]) -> Option<(AccountId, PublicKey)> {
+        if rec.len() != PUBDATA_LEN || rec[0] != opcode::OPEN_ACCOUNT {
+            return None;
+        }
+        let (id, d) = Self::decode(rec)?;
+        (d == Self::open(d.pubkey)).then_some((id, d.pubkey))
     }
 
     /// The 96-byte public data record of this deposit refunded.
@@ -195,6 +229,40 @@ impl State {
             op: Some((id, *d)),
             refund: false,
             withdrawn: 0,
+            open: false,
+            account,
+        })
+    }
+
+    /// Opens a key-only account for `pubkey` in the empty slot `id`: balance 0, nonce 0,
+    /// owner 0.
+    pub(crate) fn apply_open(
+        &mut self,
+        id: AccountId,
+        pubkey: PublicKey,
+    ) -> Result<DepositWitness, TxError> {
+        self.check_id(id)?;
+        if self.account(id).is_some() {
+            return Err(TxError::SlotTaken(id));
+        }
+        if crate::babyjubjub::point_on_curve(pubkey.x, pubkey.y).is_none() {
+            return Err(TxError::BadPubkey);
+        }
+        let d = Deposit::open(pubkey);
+        let account = self.put(
+            id,
+            Account {
+                pubkey,
+                balance: 0,
+                nonce: 0,
+                owner: d.owner,
+            },
+        );
+        Ok(DepositWitness {
+            op: Some((id, d)),
+            refund: false,
+            withdrawn: 0,
+            open: true,
             account,
         })
     }
@@ -219,6 +287,7 @@ impl State {
             op: Some((id, *d)),
             refund: false,
             withdrawn,
+            open: false,
             account,
         })
     }

@@ -22,6 +22,11 @@ pub fn exit_message(domain: Domain, id: AccountId, recipient: L1Address) -> Fr {
 }
 
 /// Signs the exit of account `id` to `recipient` for `domain`.
-pub fn sign_exit(domain: Domain, id: AccountId, recipient: L1Address, key: &PrivateKey) -> Signature {
+pub fn sign_exit(
+    domain: Domain,
+    id: AccountId,
+    recipient: L1Address,
+    key: &PrivateKey,
+) -> Signature {
     key.sign(exit_message(domain, id, recipient))
 }

@@ -167,6 +167,13 @@ pub enum TxError {
     /// a forced withdrawal).
     #[error("a deposit of 0: the L1 contract queues none")]
     ZeroDeposit,
+    /// A transfer to a key names an account that is not a key-only account (owner 0) of
+    /// that key.
+    #[error("account {0} is not the key-only account of the transfer's key")]
+    NotKeyAccount(AccountId),
+    /// A key that is not a point of Baby Jubjub: no one could sign for its account.
+    #[error("the key is not a point of Baby Jubjub")]
+    BadPubkey,
     /// A malformed L1 address.
     #[error("malformed L1 address")]
     BadAddress,

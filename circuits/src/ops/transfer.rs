@@ -1,10 +1,15 @@
 //! Transfer: `from` pays `amount` to an existing account `to` and `fee` to the batch's fee account.
 //!
-//! Signing message: `Poseidon([1, domain, from, to, amount, fee, nonce])`.
+//! Signing message: `Poseidon([1, domain, from, to, amount, fee, nonce])`, or for a transfer to
+//! a key (issue #20) `Poseidon([7, domain, from, key.x, key.y, amount, fee, nonce])`: the
+//! sender names the receiver's key, not its id, and the sequencer picks the account, which
+//! must be a key-only account (owner 0) of that key; if there is none it opens one first
+//! (op 6, `ops/deposit.rs`). No L1 address but the key's own signature can then claim the
+//! value in exodus (`ops/exit.rs`).
 //! Public data (12 bytes): `01 | from:3 | to:3 | amount:3 (packed 5+19) | fee:2 (packed 5+11)`.
 
 use super::amount::{AMOUNT_FORMAT, FEE_FORMAT};
-use super::{get_be, opcode, put_be, AccountId, Amount, Nonce, TxError};
+use super::{get_be, opcode, put_be, tag, AccountId, Amount, L1Address, Nonce, TxError};
 use crate::domain::Domain;
 use crate::eddsa::{PrivateKey, PublicKey, Signature};
 use crate::field::Fr;
@@ -36,8 +41,13 @@ pub struct SignedTransfer {
     /// The transfer.
     #[serde(flatten)]
     pub tx: Transfer,
-    /// EdDSA-Poseidon signature over [`Transfer::message`].
+    /// EdDSA-Poseidon signature over [`Transfer::message`], or over
+    /// [`Transfer::message_to_key`] when `to_key` is set.
     pub signature: Signature,
+    /// The receiver's key, for a transfer to a key: the signature names the key, `to` is the
+    /// key-only account the sequencer picked for it (the signature does not cover `to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_key: Option<PublicKey>,
 }
 
 /// A transfer whose signature verified against `signer` (built only by [`SignedTransfer::verify`]).
@@ -61,11 +71,40 @@ impl Transfer {
         ])
     }
 
+    /// The signing message of a transfer to the key-only account of `to_key` (`to` unsigned).
+    pub fn message_to_key(&self, domain: Domain, to_key: &PublicKey) -> Fr {
+        poseidon(&[
+            Fr::from(u64::from(tag::TRANSFER_TO_KEY)),
+            domain.to_fr(),
+            Fr::from(u64::from(self.from.0)),
+            to_key.x,
+            to_key.y,
+            Fr::from(self.amount.0),
+            Fr::from(self.fee.0),
+            Fr::from(u64::from(self.nonce.0)),
+        ])
+    }
+
     /// Signs the transfer for `domain`.
     pub fn sign(self, domain: Domain, key: &PrivateKey) -> SignedTransfer {
         SignedTransfer {
             signature: key.sign(self.message(domain)),
             tx: self,
+            to_key: None,
+        }
+    }
+
+    /// Signs a transfer to `to_key` for `domain`; `to` is left for the sequencer to choose.
+    pub fn sign_to_key(
+        self,
+        domain: Domain,
+        key: &PrivateKey,
+        to_key: PublicKey,
+    ) -> SignedTransfer {
+        SignedTransfer {
+            signature: key.sign(self.message_to_key(domain, &to_key)),
+            tx: self,
+            to_key: Some(to_key),
         }
     }
 
@@ -116,10 +155,18 @@ impl Transfer {
 }
 
 impl SignedTransfer {
+    /// The message its signature covers: by id, or by the receiver's key.
+    pub fn message(&self, domain: Domain) -> Fr {
+        match &self.to_key {
+            None => self.tx.message(domain),
+            Some(k) => self.tx.message_to_key(domain, k),
+        }
+    }
+
     /// Checks the format and the signature by `signer` for `domain`.
     pub fn verify(self, domain: Domain, signer: &PublicKey) -> Result<VerifiedTransfer, TxError> {
         self.tx.check_format()?;
-        signer.verify(self.tx.message(domain), &self.signature)?;
+        signer.verify(self.message(domain), &self.signature)?;
         Ok(VerifiedTransfer {
             signed: self,
             signer: *signer,
@@ -141,6 +188,16 @@ impl VerifiedTransfer {
     /// The key that signed it.
     pub fn signer(&self) -> &PublicKey {
         &self.signer
+    }
+
+    /// The same transfer sent to account `to`: for a transfer to a key, whose signature does
+    /// not cover the id, the sequencer's choice of the account that holds the key.
+    pub fn to_account(&self, to: AccountId) -> Self {
+        let mut v = self.clone();
+        if v.signed.to_key.is_some() {
+            v.signed.tx.to = to;
+        }
+        v
     }
 }
 
@@ -169,6 +226,13 @@ impl State {
         let receiver_before = self.existing(tx.to)?;
         if sender.pubkey != vtx.signer {
             return Err(TxError::WrongSigner(tx.from));
+        }
+        // a transfer to a key pays that key's key-only account: an account some L1 address
+        // owns would be that address's to exit in exodus
+        if let Some(k) = vtx.signed.to_key {
+            if receiver_before.pubkey != k || receiver_before.owner != L1Address::default() {
+                return Err(TxError::NotKeyAccount(tx.to));
+            }
         }
         if sender.nonce != tx.nonce.0 {
             return Err(TxError::NonceMismatch {

@@ -130,14 +130,19 @@ pub fn assert_replays(mut before: State, world: &World, w: &BatchWitness) {
     );
 }
 
-/// A dishonest prover's selectors for deposit slot 0.
+/// A dishonest prover's selectors for deposit slot 0 (no account opening).
 pub fn slot_flags(enabled: bool, is_new: bool, refund: bool, forced: bool) -> Overrides {
-    let flags = ferry_circuits::circuit::deposit::DepositFlags {
+    deposit_flags(ferry_circuits::circuit::deposit::DepositFlags {
         enabled,
         is_new,
         refund,
         forced,
-    };
+        open: false,
+    })
+}
+
+/// A dishonest prover's selectors for deposit slot 0.
+pub fn deposit_flags(flags: ferry_circuits::circuit::deposit::DepositFlags) -> Overrides {
     Overrides {
         deposit_flags: vec![(0, flags)],
         ..Default::default()
