@@ -1,37 +1,26 @@
 //! Accounts with no L1 owner (owner 0, opened by a transfer to a key: op code 6) on the
-//! Solidity contract (anvil from npm) and the Rust mirror side by side: in exodus only their
-//! key's signature pays them out (`exitWithKey`), `exit` refuses them, and an op-6 record takes
-//! no queue entry. Same verdicts, same errors on both.
-//!
-//! No batch here is proven for real (the circuit does not prove op 6 yet): both L1s are
-//! deployed with a verifying key of identity points, under which the all-zero proof verifies
-//! for every commitment, so the tests reach what the contract does after the proof.
+//! Solidity contract (anvil from npm) and the Rust mirror side by side: a proven batch opens
+//! one and pays it with no queue entry taken, in exodus only its key's signature pays it out
+//! (`exitWithKey`) and `exit` refuses it. Same verdicts, same errors on both.
 
 use ferry_circuits::eddsa::{PrivateKey, Signature};
 use ferry_circuits::ops::exit::sign_exit;
+use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::{opcode, Account, AccountId, L1Address};
+use ferry_circuits::ops::{Amount, Nonce};
+use ferry_circuits::{BatchBuilder, SealedBatch};
 use ferry_circuits::{CircuitParams, Domain, State};
+use ferry_contracts::evm::proof_words;
 use ferry_contracts::evm::Word;
 use ferry_contracts::mirror::{word_of, KeyExit, GWEI};
 use ferry_contracts::{L1Error, Mirror};
 use ferry_node::l1::anvil::{Anvil, DEV_KEYS};
 use ferry_node::l1::evm::{address_of, EvmError, EvmL1, FerryRollup};
-use ferry_prover::Curve;
+use ferry_prover::keys::Keys;
 use rand::SeedableRng;
 
 const DELAY: u64 = 10;
 const SALT: [u8; 32] = [0x6b; 32];
-
-/// A verifying key of identity points: every pairing is 1, so the all-zero proof verifies
-/// against any input, on the EVM's precompiles and in arkworks alike.
-fn accept_all() -> ark_groth16::VerifyingKey<Curve> {
-    ark_groth16::VerifyingKey {
-        gamma_abc_g1: vec![Default::default(); 2],
-        ..Default::default()
-    }
-}
-
-const ANY_PROOF: [Word; 8] = [[0; 32]; 8];
 
 fn evm_result<T>(r: Result<T, EvmError>) -> Result<(), L1Error> {
     match r {
@@ -48,18 +37,18 @@ struct Both {
 }
 
 impl Both {
-    /// Both L1s deployed from `genesis` with `shape`, the contract holding `genesis_wei`.
-    async fn deploy(genesis: &State, params: CircuitParams, genesis_wei: u128) -> Self {
+    /// Both L1s deployed from `genesis` with `keys`, the contract holding `genesis_wei`.
+    async fn deploy(genesis: &State, keys: &Keys, genesis_wei: u128) -> Self {
         let anvil = Anvil::spawn().expect("anvil from npm (contracts/solidity)");
-        let vk = accept_all();
+        let (vk, params) = (keys.vk(), SHAPE);
         let root = word_of(&genesis.root());
-        let (evm, _) = EvmL1::deploy(&anvil.url, DEV_KEYS[0], &vk, params, root, DELAY, SALT)
+        let (evm, _) = EvmL1::deploy(&anvil.url, DEV_KEYS[0], vk, params, root, DELAY, SALT)
             .await
             .unwrap();
         evm.back_genesis(genesis_wei).await.unwrap();
         let domain = evm.domain().await.unwrap();
         let operator = ferry_node::l1::backend::operator();
-        let mut mirror = Mirror::new(&vk, params, genesis.root(), DELAY, operator, domain);
+        let mut mirror = Mirror::new(vk, params, genesis.root(), DELAY, operator, domain);
         mirror.state.genesis_wei = genesis_wei;
         Self {
             mirror,
@@ -111,15 +100,19 @@ impl Both {
         m.map(|_| gas)
     }
 
-    /// `submitBatch` by the operator on both, with the proof every commitment has here;
-    /// the `DepositRefunded` indexes each L1 reported.
-    async fn submit(&mut self, root: Word, pubdata: &[u8]) -> Result<Vec<u64>, L1Error> {
+    /// `submitBatch` by the operator on both; the `DepositRefunded` indexes each L1 reported.
+    async fn submit(
+        &mut self,
+        root: Word,
+        pubdata: &[u8],
+        proof: &[Word; 8],
+    ) -> Result<Vec<u64>, L1Error> {
         let operator = ferry_node::l1::backend::operator();
         let m = self
             .mirror
-            .submit_batch(operator, root, pubdata, &ANY_PROOF)
+            .submit_batch(operator, root, pubdata, proof)
             .map(|o| o.refunds.iter().map(|r| r.0).collect::<Vec<_>>());
-        let r = self.evm.submit_batch(root, pubdata, &ANY_PROOF).await;
+        let r = self.evm.submit_batch(root, pubdata, proof).await;
         let e = r.map(|r| {
             r.inner
                 .logs()
@@ -168,47 +161,6 @@ fn siblings(state: &State, id: u32) -> Vec<[Word; 3]> {
         .collect()
 }
 
-/// Account 0 is owned by an L1 address; account 1 is key-only (owner 0), as a transfer to a
-/// key opens it.
-struct Genesis {
-    state: State,
-    owned: Account,
-    key_only: Account,
-    owner_key: PrivateKey,
-    key: PrivateKey,
-    other_key: PrivateKey,
-}
-
-fn genesis() -> Genesis {
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
-    let owner_key = PrivateKey::random(&mut rng);
-    let key = PrivateKey::random(&mut rng);
-    let other_key = PrivateKey::random(&mut rng);
-    let owned = Account {
-        pubkey: owner_key.public_key(),
-        balance: 400,
-        nonce: 3,
-        owner: address_of(DEV_KEYS[1]).unwrap(),
-    };
-    let key_only = Account {
-        pubkey: key.public_key(),
-        balance: 700,
-        nonce: 2,
-        owner: L1Address::default(),
-    };
-    let mut state = State::new(2);
-    state.insert_genesis(AccountId(0), owned).unwrap();
-    state.insert_genesis(AccountId(1), key_only).unwrap();
-    Genesis {
-        state,
-        owned,
-        key_only,
-        owner_key,
-        key,
-        other_key,
-    }
-}
-
 const SHAPE: CircuitParams = CircuitParams {
     depth: 2,
     deposits: 2,
@@ -216,24 +168,109 @@ const SHAPE: CircuitParams = CircuitParams {
     withdrawals: 1,
 };
 
+/// Seals what `build` adds to a batch on `state` (fees to account 0) and proves it.
+fn proven(
+    keys: &Keys,
+    state: &mut State,
+    domain: Domain,
+    build: impl FnOnce(&mut BatchBuilder<'_>),
+) -> (SealedBatch, [Word; 8]) {
+    let mut b = BatchBuilder::new(state, SHAPE, domain, AccountId(0));
+    build(&mut b);
+    let sealed = b.seal().unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+    let proof = ferry_prover::prove(keys, &sealed.witness, &mut rng).unwrap();
+    (sealed, proof_words(&proof))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_only_accounts_exit_by_key_signature() {
-    let g = genesis();
-    let wei = u128::from(g.owned.balance + g.key_only.balance) * GWEI;
-    let mut l1 = Both::deploy(&g.state, SHAPE, wei).await;
+async fn a_key_only_account_is_opened_by_a_proven_transfer_and_exited_by_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = Keys::load_or_generate(dir.path(), SHAPE, Some(9), true).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
+    let (owner_key, key, other_key) = (
+        PrivateKey::random(&mut rng),
+        PrivateKey::random(&mut rng),
+        PrivateKey::random(&mut rng),
+    );
+    // account 0: owned by an L1 address, 1,000 gwei at genesis
+    let mut state = State::new(SHAPE.depth);
+    let owned = Account {
+        pubkey: owner_key.public_key(),
+        balance: 1_000,
+        nonce: 0,
+        owner: address_of(DEV_KEYS[1]).unwrap(),
+    };
+    state.insert_genesis(AccountId(0), owned).unwrap();
+    state.flush();
+    let mut l1 = Both::deploy(&state, &keys, 1_000 * GWEI).await;
     let domain = l1.domain();
-    let pk = g.key.public_key();
-    let recipient_key = DEV_KEYS[3];
+    let pk = key.public_key();
+
+    // a transfer of 700 to `key`, which has no account: op 6 opens key-only account 1 and the
+    // transfer pays it; the queue is empty and stays so
+    let t = Transfer {
+        from: AccountId(0),
+        to: AccountId(0),
+        amount: Amount(700),
+        fee: Amount(0),
+        nonce: Nonce(0),
+    }
+    .sign_to_key(domain, &owner_key, pk)
+    .verify(domain, &owner_key.public_key())
+    .unwrap()
+    .to_account(AccountId(1));
+    let (b1, proof1) = proven(&keys, &mut state, domain, |b| {
+        b.open_account(AccountId(1), pk).unwrap();
+        b.transfer(&t).unwrap();
+    });
+    assert_eq!(b1.pubdata()[3], opcode::OPEN_ACCOUNT);
+    // a code no deposit slot holds is refused before the proof
+    let mut unknown = b1.pubdata().to_vec();
+    unknown[3] = 7;
+    let root1 = word_of(&b1.new_root());
+    assert_eq!(
+        l1.submit(root1, &unknown, &proof1).await,
+        Err(L1Error::UnknownOp(3))
+    );
+    assert_eq!(l1.submit(root1, b1.pubdata(), &proof1).await, Ok(vec![]));
+    assert_eq!(l1.mirror.state.queue_head, 0);
+
+    // an opening ahead of a refund in the same batch: the refund is queue entry 0, not 1
+    let carol_key = DEV_KEYS[3];
+    let carol = address_of(carol_key).unwrap();
+    let other = other_key.public_key();
+    l1.deposit(carol_key, 7 * GWEI, [word_of(&other.x), word_of(&other.y)])
+        .await;
+    let carols = ferry_circuits::ops::deposit::Deposit {
+        pubkey: other,
+        owner: carol,
+        amount: Amount(7),
+    };
+    let (b2, proof2) = proven(&keys, &mut state, domain, |b| {
+        b.open_account(AccountId(2), other).unwrap();
+        b.refund_deposit(&carols).unwrap();
+    });
+    let root2 = word_of(&b2.new_root());
+    assert_eq!(l1.submit(root2, b2.pubdata(), &proof2).await, Ok(vec![0]));
+    assert_eq!(l1.mirror.state.queue_head, 1);
+    assert_eq!(l1.claim(carol_key).await, Ok(7 * GWEI));
+
+    // exodus: a deposit left waiting past the delay
+    let sib1 = siblings(&state, 1);
+    let key_only = *state.account(AccountId(1)).unwrap();
+    assert_eq!(key_only.owner, L1Address::default());
+    assert_eq!(key_only.balance, 700);
+    let recipient_key = DEV_KEYS[2];
     let recipient = address_of(recipient_key).unwrap();
-    let sib1 = siblings(&g.state, 1);
     let good = KeyExit {
         account_id: 1,
         pubkey: pk,
-        balance: g.key_only.balance,
-        nonce: g.key_only.nonce,
+        balance: key_only.balance,
+        nonce: key_only.nonce,
         siblings: sib1.clone(),
         recipient,
-        signature: sign_exit(domain, AccountId(1), recipient, &g.key),
+        signature: sign_exit(domain, AccountId(1), recipient, &key),
     };
     assert_eq!(l1.exit_with_key(&good).await, Err(L1Error::NotExodus));
     l1.deposit(DEV_KEYS[2], 5 * GWEI, [word_of(&pk.x), word_of(&pk.y)])
@@ -243,15 +280,30 @@ async fn key_only_accounts_exit_by_key_signature() {
     // `exit` pays an account's owner: a key-only account has none, and crediting address 0
     // would lock its balance and mark it exited for good
     assert_eq!(
-        l1.exit(1, &g.key_only, &sib1).await,
+        l1.exit(1, &key_only, &sib1).await,
         Err(L1Error::KeyOnlyAccount(1))
     );
     assert_eq!(l1.pending(L1Address::default()).await, 0);
 
-    // an owned account exits as before
-    let sib0 = siblings(&g.state, 0);
-    l1.exit(0, &g.owned, &sib0).await.unwrap();
-    assert_eq!(l1.claim(DEV_KEYS[1]).await, Ok(400 * GWEI));
+    // an owned account is not exited by its key: the leaf with owner 0 is not in the tree
+    let owned = *state.account(AccountId(0)).unwrap();
+    let sib0 = siblings(&state, 0);
+    let by_key = KeyExit {
+        account_id: 0,
+        pubkey: owned.pubkey,
+        balance: owned.balance,
+        nonce: owned.nonce,
+        siblings: sib0.clone(),
+        recipient,
+        signature: sign_exit(domain, AccountId(0), recipient, &owner_key),
+    };
+    assert_eq!(
+        l1.exit_with_key(&by_key).await,
+        Err(L1Error::BadMerkleProof)
+    );
+    // it exits to its owner as before
+    l1.exit(0, &owned, &sib0).await.unwrap();
+    assert_eq!(l1.claim(DEV_KEYS[1]).await, Ok(300 * GWEI));
 
     // signatures that are not the key's over this exit
     let refused = |signature: Signature| KeyExit {
@@ -263,19 +315,19 @@ async fn key_only_accounts_exit_by_key_signature() {
     let cases = [
         (
             "another key",
-            sign_exit(domain, AccountId(1), recipient, &g.other_key),
+            sign_exit(domain, AccountId(1), recipient, &other_key),
         ),
         (
             "another recipient",
-            sign_exit(domain, AccountId(1), stranger, &g.key),
+            sign_exit(domain, AccountId(1), stranger, &key),
         ),
         (
             "another account",
-            sign_exit(domain, AccountId(0), recipient, &g.key),
+            sign_exit(domain, AccountId(0), recipient, &key),
         ),
         (
             "another deployment",
-            sign_exit(other_domain, AccountId(1), recipient, &g.key),
+            sign_exit(other_domain, AccountId(1), recipient, &key),
         ),
         (
             "S + 1",
@@ -319,7 +371,7 @@ async fn key_only_accounts_exit_by_key_signature() {
     // to the zero address, signed for it: no one could claim it
     let zero = KeyExit {
         recipient: L1Address::default(),
-        signature: sign_exit(domain, AccountId(1), L1Address::default(), &g.key),
+        signature: sign_exit(domain, AccountId(1), L1Address::default(), &key),
         ..good.clone()
     };
     assert_eq!(l1.exit_with_key(&zero).await, Err(L1Error::ZeroRecipient));
@@ -332,89 +384,10 @@ async fn key_only_accounts_exit_by_key_signature() {
         Err(L1Error::AlreadyExited(1))
     );
     assert_eq!(
-        l1.exit(1, &g.key_only, &sib1).await,
+        l1.exit(1, &key_only, &sib1).await,
         Err(L1Error::AlreadyExited(1))
     );
     assert_eq!(l1.claim(recipient_key).await, Ok(700 * GWEI));
     assert_eq!(l1.claim(recipient_key).await, Err(L1Error::NothingToClaim));
-    l1.conserved().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn owned_account_is_not_exited_by_key() {
-    let g = genesis();
-    let mut l1 = Both::deploy(&g.state, SHAPE, 0).await;
-    let domain = l1.domain();
-    let pk = g.key.public_key();
-    l1.deposit(DEV_KEYS[2], GWEI, [word_of(&pk.x), word_of(&pk.y)])
-        .await;
-    l1.exodus().await;
-    // the owner's key signs, every other field is the account's: still the leaf with owner 0
-    // is not in the tree
-    let recipient = address_of(DEV_KEYS[3]).unwrap();
-    let owned = KeyExit {
-        account_id: 0,
-        pubkey: g.owned.pubkey,
-        balance: g.owned.balance,
-        nonce: g.owned.nonce,
-        siblings: siblings(&g.state, 0),
-        recipient,
-        signature: sign_exit(domain, AccountId(0), recipient, &g.owner_key),
-    };
-    assert_eq!(l1.exit_with_key(&owned).await, Err(L1Error::BadMerkleProof));
-}
-
-/// A deposit-slot record: op code, id, then 92 bytes.
-fn record(op: u8, id: u32, rest: &[&[u8]]) -> Vec<u8> {
-    let mut r = vec![op];
-    r.extend_from_slice(&id.to_be_bytes()[1..]);
-    for p in rest {
-        r.extend_from_slice(p);
-    }
-    assert_eq!(r.len(), 96);
-    r
-}
-
-fn pubdata(deposits: &[Vec<u8>]) -> Vec<u8> {
-    let mut p = vec![0; 3];
-    for d in deposits {
-        p.extend_from_slice(d);
-    }
-    p.resize(SHAPE.pubdata_len(), 0);
-    p
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_account_takes_no_queue_entry() {
-    let g = genesis();
-    let mut l1 = Both::deploy(&g.state, SHAPE, 0).await;
-    let pk = g.other_key.public_key();
-    let (x, y) = (word_of(&pk.x), word_of(&pk.y));
-    let open = record(opcode::OPEN_ACCOUNT, 2, &[&[0; 28], &x, &y]);
-    let root = word_of(&ferry_circuits::Fr::from(77u64));
-
-    // a code no deposit slot holds is still refused before the proof
-    let unknown = record(7, 2, &[&[0; 28], &x, &y]);
-    assert_eq!(
-        l1.submit(root, &pubdata(&[unknown])).await,
-        Err(L1Error::UnknownOp(3))
-    );
-    // the queue is empty: an op 6 takes nothing from it
-    assert_eq!(l1.submit(root, &pubdata(&[open.clone()])).await, Ok(vec![]));
-    assert_eq!(l1.mirror.state.queue_head, 0);
-
-    // a deposit refunded after an op 6 is queue entry 0, not 1
-    let carol_key = DEV_KEYS[3];
-    let carol = address_of(carol_key).unwrap();
-    l1.deposit(carol_key, 7 * GWEI, [x, y]).await;
-    let refund = record(opcode::REFUND, 0, &[&7u64.to_be_bytes(), &carol.0, &x, &y]);
-    let root = word_of(&ferry_circuits::Fr::from(78u64));
-    assert_eq!(
-        l1.submit(root, &pubdata(&[open, refund])).await,
-        Ok(vec![0])
-    );
-    assert_eq!(l1.mirror.state.queue_head, 1);
-    assert_eq!(l1.pending(carol).await, 7 * GWEI);
-    assert_eq!(l1.claim(carol_key).await, Ok(7 * GWEI));
     l1.conserved().await;
 }
