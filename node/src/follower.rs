@@ -304,6 +304,10 @@ impl Follower {
             };
             taken.map_err(|e| format!("batch {n}: {e}"))?;
         }
+        for (id, key) in ferry_circuits::pubdata::openings(&params, &pubdata) {
+            b.open_account(id, key)
+                .map_err(|e| format!("batch {n}: {e}"))?;
+        }
         for tx in &body.txs {
             tx.apply(&mut b, domain)
                 .map_err(|e| format!("batch {n}: {e}"))?;
@@ -319,6 +323,11 @@ impl Follower {
         let mut w = self.store.batch();
         let mut touched = vec![AccountId(fee)];
         let mut hashes = Vec::with_capacity(body.txs.len());
+        touched.extend(
+            ferry_circuits::pubdata::openings(&params, &pubdata)
+                .iter()
+                .map(|o| o.0),
+        );
         for tx in &body.txs {
             touched.push(tx.from());
             if let L2Tx::Transfer(t) = tx {

@@ -248,6 +248,10 @@ fn execute_again(
         };
         taken.map_err(|e| inconsistent(e.to_string()))?;
     }
+    let pubdata = hex::decode(&b.pubdata).map_err(|e| inconsistent(e.to_string()))?;
+    for (id, key) in ferry_circuits::pubdata::openings(&cfg.params, &pubdata) {
+        (builder.open_account(id, key)).map_err(|e| inconsistent(e.to_string()))?;
+    }
     for h in &b.txs {
         let rec = store
             .get(TXS, h)?

@@ -64,15 +64,26 @@ impl<'de> Deserialize<'de> for TxHash {
 impl L2Tx {
     /// The hash: Keccak-256 over `domain ‖ type ‖ fields ‖ R8.x ‖ R8.y ‖ S` (integers
     /// big-endian, 8 bytes for amounts, 4 for ids and nonces, 32 for the domain and field
-    /// elements).
+    /// elements). A transfer to a key hashes type 7 and the key where a transfer has type 1
+    /// and `to`, which the sequencer chooses after it was signed: its hash never changes.
     pub fn hash(&self, domain: Domain) -> TxHash {
         let mut h = Keccak256::new();
         h.update(fr_to_be32(&domain.to_fr()));
         let sig = match self {
             L2Tx::Transfer(t) => {
-                h.update([1u8]);
-                h.update(t.tx.from.0.to_be_bytes());
-                h.update(t.tx.to.0.to_be_bytes());
+                match &t.to_key {
+                    None => {
+                        h.update([1u8]);
+                        h.update(t.tx.from.0.to_be_bytes());
+                        h.update(t.tx.to.0.to_be_bytes());
+                    }
+                    Some(k) => {
+                        h.update([ferry_circuits::ops::tag::TRANSFER_TO_KEY]);
+                        h.update(t.tx.from.0.to_be_bytes());
+                        h.update(fr_to_be32(&k.x));
+                        h.update(fr_to_be32(&k.y));
+                    }
+                }
                 h.update(t.tx.amount.0.to_be_bytes());
                 h.update(t.tx.fee.0.to_be_bytes());
                 h.update(t.tx.nonce.0.to_be_bytes());
@@ -102,6 +113,34 @@ impl L2Tx {
     pub fn from(&self) -> ferry_circuits::ops::AccountId {
         match self {
             L2Tx::Transfer(t) => t.tx.from,
+            L2Tx::Withdraw(w) => w.tx.from,
+        }
+    }
+
+    /// The receiver's key, for a transfer to a key (whose account the sequencer picks).
+    pub fn to_key(&self) -> Option<PublicKey> {
+        match self {
+            L2Tx::Transfer(t) => t.to_key,
+            L2Tx::Withdraw(_) => None,
+        }
+    }
+
+    /// The transaction as sealed: a transfer to a key gets the account the sequencer paid.
+    pub fn sent_to(&self, to: ferry_circuits::ops::AccountId) -> Self {
+        let mut tx = self.clone();
+        if let L2Tx::Transfer(t) = &mut tx {
+            if t.to_key.is_some() {
+                t.tx.to = to;
+            }
+        }
+        tx
+    }
+
+    /// The account a transfer pays as signed (for a transfer to a key, until the sequencer
+    /// picks one, 0), or for a withdrawal its sender.
+    pub fn receiver(&self) -> ferry_circuits::ops::AccountId {
+        match self {
+            L2Tx::Transfer(t) => t.tx.to,
             L2Tx::Withdraw(w) => w.tx.from,
         }
     }
@@ -174,6 +213,15 @@ pub enum VerifiedTx {
 }
 
 impl VerifiedTx {
+    /// The same transaction, a transfer to a key sent to account `to` (see
+    /// [`VerifiedTransfer::to_account`]).
+    pub fn sent_to(&self, to: ferry_circuits::ops::AccountId) -> Self {
+        match self {
+            VerifiedTx::Transfer(t) => VerifiedTx::Transfer(t.to_account(to)),
+            w => w.clone(),
+        }
+    }
+
     /// Adds it to the batch (which checks the signer is still the sender's key, the nonce,
     /// the balance and overflow).
     pub fn apply(&self, b: &mut BatchBuilder<'_>) -> Result<(), BatchError> {

@@ -40,7 +40,8 @@ pub enum WalletCommand {
         #[arg(long, required_unless_present = "to_key", conflicts_with = "to_key")]
         to: Option<u32>,
         /// Or the receiver's public key, `x,y` in decimal as `wallet new` prints it: the node
-        /// resolves it to the first account opened for that key.
+        /// pays the key's key-only account (no L1 owner; its key signs its exodus exit) and
+        /// opens one if there is none.
         #[arg(long, value_name = "X,Y")]
         to_key: Option<String>,
         /// Amount in gwei (mantissa < 2^19 times a power of ten).
@@ -138,19 +139,16 @@ async fn account_of(
     }
 }
 
-/// The account id that holds the key `x,y` (decimal), from the node.
-async fn receiver_of(c: &HttpClient, key: &str) -> Result<u32> {
+/// A Baby Jubjub key given as `x,y` (decimal, as `wallet new` prints it).
+fn parse_key(key: &str) -> Result<PublicKey> {
     let (x, y) = key
         .split_once(',')
         .context("--to-key takes the key as x,y (decimal, as `wallet new` prints it)")?;
     let pubkey = PublicKey::from_decimal(x.trim(), y.trim())?;
-    match c.get_account_by_pubkey(pubkey).await? {
-        Some((id, _)) => Ok(id),
-        None => bail!(
-            "no account holds this key: a deposit for it opens one (`ferry wallet deposit`); \
-             a transfer does not open accounts yet"
-        ),
+    if ferry_circuits::babyjubjub::point_on_curve(pubkey.x, pubkey.y).is_none() {
+        bail!("--to-key: not a point of Baby Jubjub, so no one could spend what it gets");
     }
+    Ok(pubkey)
 }
 
 async fn send(c: &HttpClient, tx: L2Tx, wait: bool) -> Result<()> {
@@ -264,24 +262,19 @@ pub async fn run(cmd: WalletCommand) -> Result<()> {
             // refused here, before the node is asked, with the amounts that would do
             packable(amount, opts.fee, true)?;
             let s = Sender::connect(&common, &opts).await?;
-            let to = match (to, to_key) {
-                (Some(id), _) => id,
-                (None, Some(key)) => receiver_of(&s.client, &key).await?,
-                (None, None) => unreachable!("clap requires --to or --to-key"),
-            };
             let tx = Transfer {
                 from: s.from,
-                to: AccountId(to),
+                to: AccountId(to.unwrap_or(0)),
                 amount: Amount(amount),
                 fee: Amount(opts.fee),
                 nonce: s.nonce,
             };
-            send(
-                &s.client,
-                L2Tx::Transfer(tx.sign(s.domain, &s.key)),
-                opts.wait,
-            )
-            .await?;
+            // to a key: the node pays its key-only account, which it opens if there is none
+            let signed = match to_key {
+                Some(k) => tx.sign_to_key(s.domain, &s.key, parse_key(&k)?),
+                None => tx.sign(s.domain, &s.key),
+            };
+            send(&s.client, L2Tx::Transfer(signed), opts.wait).await?;
         }
         WalletCommand::Withdraw {
             common,

@@ -94,9 +94,9 @@ pub fn spawn(
                                 r.map_err(|e| (crate::rpc::submit_code(&e), e.to_string())),
                             )
                         }
-                        TxRequest::Receipt(hash) => {
-                            TxResponse::Receipt(node.store.get(TXS, &hash).ok().flatten())
-                        }
+                        TxRequest::Receipt(hash) => TxResponse::Receipt(
+                            node.store.get(TXS, &hash).ok().flatten().map(Box::new),
+                        ),
                     };
                     net.respond_tx(channel, resp).await;
                 }

@@ -245,5 +245,5 @@ pub enum TxResponse {
     /// answered with, and its message.
     Submitted(Result<crate::tx::TxHash, (i32, String)>),
     /// The receipt, `None` if the sequencer does not know the transaction.
-    Receipt(Option<crate::tx::TxRecord>),
+    Receipt(Option<Box<crate::tx::TxRecord>>),
 }

@@ -62,7 +62,17 @@ impl Sequencer {
         let sender = self.state.existing(tx.from())?;
         let signer = match &inc.verified {
             VerifiedTx::Transfer(t) => {
-                self.state.existing(t.tx().to)?;
+                match t.signed().to_key {
+                    // its account is found or opened when a batch takes it
+                    Some(k) => {
+                        if ferry_circuits::babyjubjub::point_on_curve(k.x, k.y).is_none() {
+                            return Err(TxError::BadPubkey.into());
+                        }
+                    }
+                    None => {
+                        self.state.existing(t.tx().to)?;
+                    }
+                }
                 t.signer()
             }
             VerifiedTx::Withdraw(w) => w.signer(),

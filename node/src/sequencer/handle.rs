@@ -182,7 +182,7 @@ impl SequencerHandle {
             return Ok(here);
         };
         match net.ask_sequencer(TxRequest::Receipt(hash)).await {
-            Ok(TxResponse::Receipt(r)) => Ok(r),
+            Ok(TxResponse::Receipt(r)) => Ok(r.map(|r| *r)),
             Ok(_) => Err("the sequencer answered out of turn".into()),
             Err(e) => Err(format!(
                 "not in a batch here yet, and the sequencer cannot be asked: {e}"

@@ -1,6 +1,7 @@
 //! Sealing a batch: building it from the L1 queue and the mempool, in one RocksDB write.
 
 use super::*;
+use ferry_circuits::ops::L1Address;
 
 impl Sequencer {
     /// Seals a batch if there is anything to seal and the proving pipeline has room;
@@ -97,16 +98,51 @@ impl Sequencer {
                 }
             }
         }
-        // the mempool's head, in arrival order, until the batch is full
-        let mut outcome: Vec<Result<(), String>> = Vec::new();
-        for p in &self.mempool {
-            match p.verified.apply(&mut b) {
-                Ok(()) => outcome.push(Ok(())),
-                Err(BatchError::Full { .. }) | Err(BatchError::OutOfOrder { .. }) => break,
-                Err(e) => outcome.push(Err(e.to_string())),
+        // the deposit slots the queue left open accounts for the transfers to keys that have
+        // no key-only account yet, among those that can make this batch
+        let mut opened: HashMap<PublicKey, AccountId> = HashMap::new();
+        let key_account = |k: &PublicKey, opened: &HashMap<PublicKey, AccountId>| {
+            (self.by_key_owner.get(&(*k, L1Address::default())))
+                .or_else(|| opened.get(k))
+                .copied()
+        };
+        for k in self
+            .mempool
+            .iter()
+            .take(params.transfers)
+            .filter_map(|p| p.tx.to_key())
+        {
+            if deposits.len() + opened.len() == params.deposits {
+                break;
+            }
+            if key_account(&k, &opened).is_none() {
+                let id = AccountId(next_free);
+                if let Err(e) = b.open_account(id, k) {
+                    warn!(error = %e, "no account opened for a transfer to a key");
+                    break; // the tree is full
+                }
+                opened.insert(k, id);
+                next_free += 1;
             }
         }
-        if deposits.is_empty() && outcome.is_empty() {
+        // the mempool's head, in arrival order, until the batch is full; a transfer to a key
+        // goes to the key's key-only account
+        let mut outcome: Vec<(AccountId, Result<(), String>)> = Vec::new();
+        for p in &self.mempool {
+            let to = match p.tx.to_key() {
+                Some(k) => match key_account(&k, &opened) {
+                    Some(id) => id,
+                    None => break, // no slot left to open its account: the next batch
+                },
+                None => p.tx.receiver(),
+            };
+            match p.verified.sent_to(to).apply(&mut b) {
+                Ok(()) => outcome.push((to, Ok(()))),
+                Err(BatchError::Full { .. }) | Err(BatchError::OutOfOrder { .. }) => break,
+                Err(e) => outcome.push((to, Err(e.to_string()))),
+            }
+        }
+        if deposits.is_empty() && outcome.is_empty() && opened.is_empty() {
             return Ok(None);
         }
         let sealed = match b.seal() {
@@ -119,12 +155,12 @@ impl Sequencer {
         let mut w = self.store.batch();
         let mut txs = Vec::new();
         let mut rejected = 0;
-        for (p, r) in self.mempool.iter().zip(&outcome) {
+        for (p, (to, r)) in self.mempool.iter().zip(&outcome) {
             let status = match r {
                 Ok(()) => {
                     touched.push(p.tx.from());
-                    if let L2Tx::Transfer(t) = &p.tx {
-                        touched.push(t.tx.to);
+                    if let L2Tx::Transfer(_) = &p.tx {
+                        touched.push(*to);
                     }
                     txs.push(p.hash);
                     TxStatus::Sealed { batch: number }
@@ -138,7 +174,7 @@ impl Sequencer {
             };
             let rec = TxRecord {
                 hash: p.hash,
-                tx: p.tx.clone(),
+                tx: p.tx.sent_to(*to),
                 status,
                 received_at_ms: p.received_at_ms,
             };
@@ -150,11 +186,16 @@ impl Sequencer {
             (deposits.iter())
                 .filter(|(i, _, d)| !refunds.contains(i) && d.forced_account().is_none())
         };
-        for (_, id, d) in applied() {
-            if !self.by_pubkey.contains_key(&d.pubkey) {
-                w.put(ACCOUNT_BY_PUBKEY, &d.pubkey, id);
+        let new_accounts = || {
+            (applied().map(|(_, id, d)| (d.pubkey, d.owner, *id)))
+                .chain(opened.iter().map(|(k, id)| (*k, L1Address::default(), *id)))
+        };
+        for (k, _, id) in new_accounts() {
+            if !self.by_pubkey.contains_key(&k) {
+                w.put(ACCOUNT_BY_PUBKEY, &k, &id);
             }
         }
+        touched.extend(opened.values());
         w.put_accounts(&self.state, touched);
         let stored = StoredBatch {
             number,
@@ -181,9 +222,9 @@ impl Sequencer {
         );
         w.commit_unsynced()?;
 
-        for (_, id, d) in applied() {
-            self.by_pubkey.entry(d.pubkey).or_insert(*id);
-            self.by_key_owner.entry((d.pubkey, d.owner)).or_insert(*id);
+        for (k, owner, id) in new_accounts() {
+            self.by_pubkey.entry(k).or_insert(id);
+            self.by_key_owner.entry((k, owner)).or_insert(id);
         }
         self.next_free = next_free;
         self.deposit_cursor += deposits.len() as u64;
@@ -195,7 +236,7 @@ impl Sequencer {
         }
         Metrics::add(&self.metrics.txs_rejected, rejected);
         Metrics::set(&self.metrics.mempool, self.mempool.len() as u64);
-        info!(batch = number, txs = stored.txs.len(), deposits = deposits.len(), refunded = stored.refunds.len(), rejected, root = %stored.new_root, "batch sealed");
+        info!(batch = number, txs = stored.txs.len(), deposits = deposits.len(), refunded = stored.refunds.len(), opened = opened.len(), rejected, root = %stored.new_root, "batch sealed");
         Ok(Some((stored, sealed.witness)))
     }
 }
