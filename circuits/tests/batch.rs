@@ -1,6 +1,6 @@
 //! Differential test of the whole batch: on random sequences of ops (valid and invalid), the
 //! native state-transition function and the circuit agree on the new root and the public
-//! data (forced withdrawals included), the constraint system is satisfied, refused ops change nothing, and value is conserved.
+//! data (forced withdrawals, account openings and transfers to keys included), the constraint system is satisfied, refused ops change nothing, and value is conserved.
 
 mod common;
 
@@ -33,6 +33,23 @@ enum Op {
     Forced {
         id: u32,
         requester: u8,
+    },
+    Open {
+        id: u32,
+        key: u32,
+    },
+    TransferToKey {
+        from: u32,
+        key: u32,
+        at: u32,
+        amount: u64,
+    },
+    /// An opening, then a transfer to its key (what the sequencer does for a new key).
+    OpenAndPay {
+        id: u32,
+        key: u32,
+        from: u32,
+        amount: u64,
     },
 }
 
@@ -68,6 +85,24 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         (0u32..6, 0u64..1_000_000).prop_map(|(key, amount)| Op::Refund { key, amount }),
         (0u32..16, 0u8..6).prop_map(|(id, requester)| Op::Forced { id, requester }),
+        // mostly the two keys with no account, in the slots above the genesis accounts
+        (2u32..8, 2u32..6).prop_map(|(id, key)| Op::Open { id, key }),
+        (2u32..8, 2u32..6, 0u32..4, packable()).prop_map(|(id, key, from, amount)| {
+            Op::OpenAndPay {
+                id,
+                key,
+                from,
+                amount,
+            }
+        }),
+        (0u32..5, 2u32..6, 0u32..16, packable()).prop_map(|(from, key, at, amount)| {
+            Op::TransferToKey {
+                from,
+                key,
+                at,
+                amount,
+            }
+        }),
     ]
 }
 
@@ -84,6 +119,7 @@ proptest! {
     #[test]
     fn native_and_circuit_agree(balances in prop::collection::vec(0u64..400_000, 4), ops in prop::collection::vec(op(), 1..7)) {
         let mut world = World::new(4, 0);
+        world.params.deposits = 2; // room for an opening beside a deposit
         for (i, b) in balances.iter().enumerate() {
             let mut a = *world.state.account(AccountId(i as u32)).unwrap();
             a.balance = *b;
@@ -97,6 +133,11 @@ proptest! {
         // sign every op against the state as it will be when applied
         let mut b = ferry_circuits::BatchBuilder::new(&mut world.state, world.params, domain(), AccountId(0));
         for op in &ops {
+            let mut ops = vec![op.clone()];
+            if let Op::OpenAndPay { id, key, from, amount } = *op {
+                ops = vec![Op::Open { id, key }, Op::TransferToKey { from, key, at: id, amount }];
+            }
+            for op in &ops {
             let before_op = accounts(b.state());
             let keys = &world.keys;
             let nonce = |id: u32| ferry_circuits::ops::Nonce(b.state().account(AccountId(id)).map_or(0, |a| a.nonce));
@@ -153,9 +194,29 @@ proptest! {
                     if r.is_ok() { withdrawn += u128::from(take); }
                     r
                 }
+                Op::OpenAndPay { .. } => unreachable!("split above"),
+                Op::Open { id, key } => b.open_account(AccountId(id), keys[key as usize].public_key()),
+                Op::TransferToKey { from, key, at, amount } => {
+                    // to `key`'s key-only account if the batch has one, else to whichever
+                    // account `at` is, which must refuse it
+                    let key_only = |(id, a): (AccountId, &ferry_circuits::ops::Account)| {
+                        (a.pubkey == keys[key as usize].public_key() && a.owner == Default::default()).then_some(id)
+                    };
+                    let at = b.state().accounts().find_map(key_only).unwrap_or(AccountId(at));
+                    let tx = ferry_circuits::ops::transfer::Transfer {
+                        from: AccountId(from), to: AccountId(0),
+                        amount: ferry_circuits::ops::Amount(amount), fee: ferry_circuits::ops::Amount(1),
+                        nonce: nonce(from),
+                    };
+                    let k = signer(from);
+                    let v = tx.sign_to_key(domain(), k, keys[key as usize].public_key())
+                        .verify(domain(), &k.public_key()).unwrap().to_account(at);
+                    b.transfer(&v)
+                }
             };
             if result.is_err() {
                 prop_assert_eq!(accounts(b.state()), before_op, "a refused op changed the state");
+            }
             }
         }
         let w = b.seal().unwrap().witness;
