@@ -8,16 +8,18 @@
 //! - a worker killed in the middle of a job does not lose the batch (a worker frozen while it
 //!   holds one: `workers.rs`);
 //! - a follower killed and restarted catches up;
+//! - a transfer to a fresh key opens its account, on the follower too, and restore rebuilds it;
 //! - a forced withdrawal from L1 is taken, re-executed by the follower and restored;
 //! - restore from L1 (embedded and anvil) yields the sequencer's root;
 //! - `ferry devnet --followers 1 --provers 1` starts both, and they die with it.
 
 use ferry_circuits::eddsa::PrivateKey;
-use ferry_circuits::ops::AccountId;
+use ferry_circuits::ops::transfer::Transfer;
+use ferry_circuits::ops::{AccountId, Amount, L1Address, Nonce};
 use ferry_node::net::wire::{BatchBody, SignedBatch};
 use ferry_node::net::{NetConfig, NetEvent, Role};
 use ferry_node::rpc::{ChainInfo, FerryApiClient};
-use ferry_node::tx::{TxHash, TxStatus};
+use ferry_node::tx::{L2Tx, TxHash, TxStatus};
 use jsonrpsee::http_client::HttpClient;
 use libp2p::identity::Keypair;
 use std::path::Path;
@@ -25,7 +27,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{domain_of, free_port, transfer};
+use common::{domain_of, free_port, key, transfer};
 #[path = "common/nodes.rs"]
 mod nodes;
 use nodes::{accounts, same_chain, until, verified, Node, CIRCUIT};
@@ -177,6 +179,32 @@ async fn sequencer_follower_and_prover_worker() {
     let f = fol.client().await;
     until("the restarted follower caught up", 60, async || {
         same_chain(&s, &f).await
+    })
+    .await;
+
+    // a transfer to a key that has no account: the sequencer opens a key-only account for
+    // it (op 6), the follower opens the same one, and `ferry restore` below rebuilds it
+    let fresh = PrivateKey::random(&mut rand::thread_rng()).public_key();
+    let nonce = s.get_account(2).await.unwrap().unwrap().nonce;
+    let to_key = Transfer {
+        from: AccountId(acc[2].id),
+        to: AccountId(0),
+        amount: Amount(700),
+        fee: Amount(1),
+        nonce: Nonce(nonce),
+    };
+    let to_key = L2Tx::Transfer(to_key.sign_to_key(dom, &key(&acc[2]), fresh));
+    s.send_transaction(to_key).await.unwrap();
+    let mut opened = None;
+    until("the transfer to a fresh key applied", 120, async || {
+        opened = s.get_account_by_pubkey(fresh).await.unwrap();
+        opened.is_some_and(|(_, a)| a.balance == 700)
+    })
+    .await;
+    let (id, account) = opened.unwrap();
+    assert_eq!(account.owner, L1Address::default(), "no L1 address owns it");
+    until("the follower opened it too", 60, async || {
+        f.get_account(id).await.unwrap() == Some(account)
     })
     .await;
 
