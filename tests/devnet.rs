@@ -223,9 +223,10 @@ async fn scenario(l1: &str) {
     };
     assert_eq!(paid, "7000000000000");
 
-    // a transfer to it named by its key, which the node resolves to account 4; an unknown key
-    // is refused before anything is sent
-    let (x, y) = newcomer.public_key().to_decimal();
+    // a transfer to a key that no account holds: the sequencer opens the key's key-only
+    // account (no L1 owner: the key alone exits it in exodus) and pays it; a second transfer
+    // to the key pays the same account; a key that is not a curve point is refused by the
+    // wallet before anything is sent
     let to_key = |key: String| {
         Command::new(ferry_tests::ferry())
             .args([
@@ -245,14 +246,41 @@ async fn scenario(l1: &str) {
             .output()
             .unwrap()
     };
-    let stranger = PrivateKey::random(&mut rand::thread_rng())
-        .public_key()
-        .to_decimal();
-    let out = to_key(format!("{},{}", stranger.0, stranger.1));
+    let nonce = c.get_account(1).await.unwrap().unwrap().nonce;
+    let out = to_key("1,2".into());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && said.contains("no account holds this key"),
+        !out.status.success() && said.contains("--to-key: not a point of Baby Jubjub"),
         "{said}"
+    );
+    assert!(out.stdout.is_empty(), "nothing sent");
+    assert_eq!(c.get_account(1).await.unwrap().unwrap().nonce, nonce);
+    let fresh = PrivateKey::random(&mut rand::thread_rng()).public_key();
+    let (x, y) = fresh.to_decimal();
+    let out = to_key(format!("{x},{y}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (id, opened) = loop {
+        if let Some(x) = c.get_account_by_pubkey(fresh).await.unwrap() {
+            break x;
+        }
+        assert!(Instant::now() < deadline, "no account opened for the key");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // the next free slot, after the four test accounts and the deposit's account 4
+    assert_eq!(
+        (
+            id,
+            opened.pubkey,
+            opened.balance,
+            opened.nonce,
+            opened.owner
+        ),
+        (5, fresh, 1_000, 0, L1Address([0; 20]))
     );
     let out = to_key(format!("{x},{y}"));
     assert!(
@@ -261,10 +289,21 @@ async fn scenario(l1: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    while c.get_account(4).await.unwrap().unwrap().balance != 1_000 {
-        assert!(Instant::now() < deadline, "transfer to a key not applied");
+    while c.get_account(id).await.unwrap().unwrap().balance != 2_000 {
+        assert!(
+            Instant::now() < deadline,
+            "second transfer to the key not applied"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert_eq!(
+        c.get_account_by_pubkey(fresh).await.unwrap().map(|x| x.0),
+        Some(id)
+    );
+    assert!(
+        c.get_account(id + 1).await.unwrap().is_none(),
+        "no second account for the key"
+    );
 
     // the instant-withdrawal demo runs against it from start to claim
     let steps = ferry_node::loadgen::demo(&ferry_node::loadgen::DemoArgs {
