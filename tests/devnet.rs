@@ -325,6 +325,14 @@ async fn scenario(l1: &str) {
         claims[1].what,
         "claimed 3999999000000000 wei on L1 (forced)"
     );
+    // its transfer to a new key opened the key's account (after the demo's deposit, #6) with
+    // no L1 owner
+    assert!(
+        steps.iter().any(|s| s.what
+            == "account #7 opened for the key by the transfer: 500000 gwei, owner \
+                0x0000000000000000000000000000000000000000: no L1 address owns it"),
+        "{steps:?}"
+    );
 
     // the load benchmark: everything it got accepted ends verified on L1
     let load = ferry_node::loadgen::load(&ferry_node::loadgen::LoadArgs {

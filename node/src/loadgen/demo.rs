@@ -1,4 +1,5 @@
-//! `ferry demo`: an instant withdrawal, then a withdrawal forced from L1, timed.
+//! `ferry demo`: an instant withdrawal, a transfer that opens an account for a key, then a
+//! withdrawal forced from L1, timed.
 
 use super::*;
 
@@ -60,7 +61,8 @@ async fn wait_status(c: &HttpClient, h: TxHash, want_verified: bool) -> Result<(
 
 /// `ferry demo`: deposit for a new key, a transfer to it, a withdrawal from it and the claim
 /// on L1, each timed; the withdrawal's wait is set beside an optimistic rollup's 7 days. Then
-/// the owner takes the rest out from L1 alone, with a forced withdrawal.
+/// a transfer to a key with no account opens a key-only account for it, and the owner takes
+/// the rest out from L1 alone, with a forced withdrawal.
 pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
     let (accounts, c, info) = connect(&args.rpc, &args.accounts).await?;
     let funder = accounts
@@ -140,7 +142,43 @@ pub async fn demo(args: &DemoArgs) -> Result<Vec<Step>> {
     let wei = c.devnet_claim(owner).await?;
     step(format!("claimed {wei} wei on L1"));
 
-    // 4. the rest, forced out from L1 by the owner with no L2 transaction: the recourse of
+    // 4. a transfer to a key that has no account: the sequencer opens the key's key-only
+    // account (no L1 owner, so only the key exits it in exodus) and pays it, no deposit
+    let stranger = PrivateKey::random(&mut rand::thread_rng()).public_key();
+    let paid = 500_000;
+    let nonce = c.get_account(funder.id).await?.context("funder")?.nonce;
+    let t = Transfer {
+        from: AccountId(funder.id),
+        to: AccountId(0), // not signed: the sequencer picks the key's account
+        amount: Amount(paid),
+        fee: Amount(1),
+        nonce: Nonce(nonce),
+    };
+    let h = c
+        .send_transaction(L2Tx::Transfer(t.sign_to_key(domain, &funder_key, stranger)))
+        .await?;
+    step(format!(
+        "transfer of {paid} gwei from #{} to a new key with no account sent",
+        funder.id
+    ));
+    wait_status(&c, h, false).await?;
+    let (opened, acc) = until("the key's account", Duration::from_secs(600), || async {
+        Ok(c.get_account_by_pubkey(stranger).await?)
+    })
+    .await?;
+    if acc.owner != L1Address::default() {
+        bail!(
+            "account #{opened} opened for the key has L1 owner {}",
+            acc.owner
+        );
+    }
+    step(format!(
+        "account #{opened} opened for the key by the transfer: {} gwei, owner {}: no L1 \
+         address owns it",
+        acc.balance, acc.owner
+    ));
+
+    // 5. the rest, forced out from L1 by the owner with no L2 transaction: the recourse of
     // a user whose transactions the operator ignores
     let left = c
         .get_account(id)
