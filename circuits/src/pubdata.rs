@@ -80,6 +80,20 @@ pub fn split<'a>(params: &CircuitParams, pubdata: &'a [u8]) -> Option<Sections<'
     })
 }
 
+/// The key-only accounts a batch opens (op 6 records, in slot order), for nodes that
+/// re-execute it from its transactions: they take no queue entry and no transaction names
+/// them.
+pub fn openings(
+    params: &CircuitParams,
+    pubdata: &[u8],
+) -> Vec<(crate::ops::AccountId, crate::eddsa::PublicKey)> {
+    split(params, pubdata).map_or_else(Vec::new, |s| {
+        (s.deposits.iter())
+            .filter_map(|r| crate::ops::deposit::Deposit::open_from_pubdata(r))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,18 +124,4 @@ mod tests {
 
     const EXPECTED_SHA256: &str =
         "d55abfe19a52aa055aa65b061df198256fe059faa231d58646351f1a13479169";
-}
-
-/// The key-only accounts a batch opens (op 6 records, in slot order), for nodes that
-/// re-execute it from its transactions: they take no queue entry and no transaction names
-/// them.
-pub fn openings(
-    params: &CircuitParams,
-    pubdata: &[u8],
-) -> Vec<(crate::ops::AccountId, crate::eddsa::PublicKey)> {
-    split(params, pubdata).map_or_else(Vec::new, |s| {
-        (s.deposits.iter())
-            .filter_map(|r| crate::ops::deposit::Deposit::open_from_pubdata(r))
-            .collect()
-    })
 }
