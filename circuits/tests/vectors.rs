@@ -105,6 +105,44 @@ fn the_domain_names_chain_rollup_and_salt_as_the_contract_does() {
 }
 
 #[test]
+fn signed_transfer_to_a_key_and_key_exit_messages() {
+    // what a circomlibjs wallet signs for the two messages of issue #20 verifies in Ferry
+    let v = vectors();
+    let t = &v["transfer_to_key"];
+    let dom = domain(t);
+    let to_key = pk(&t["to_key"]);
+    let transfer = Transfer {
+        from: AccountId(t["from"].as_u64().unwrap() as u32),
+        to: AccountId(0),
+        amount: Amount(t["amount"].as_u64().unwrap()),
+        fee: Amount(t["fee"].as_u64().unwrap()),
+        nonce: Nonce(t["nonce"].as_u64().unwrap() as u32),
+    };
+    assert_eq!(transfer.message_to_key(dom, &to_key), fr(&t["message"]));
+    let signed = transfer.sign_to_key(dom, &key(&t["private_key"]), to_key);
+    assert_eq!(signed.signature, sig(t));
+    let theirs = ferry_circuits::ops::transfer::SignedTransfer {
+        tx: transfer,
+        signature: sig(t),
+        to_key: Some(to_key),
+    };
+    assert!(theirs.clone().verify(dom, &pk(&t["public_key"])).is_ok());
+    // the same signature is no transfer to an id
+    let by_id = ferry_circuits::ops::transfer::SignedTransfer {
+        to_key: None,
+        ..theirs
+    };
+    assert!(by_id.verify(dom, &pk(&t["public_key"])).is_err());
+
+    let e = &v["exit"];
+    let id = AccountId(e["account_id"].as_u64().unwrap() as u32);
+    let recipient: L1Address = e["recipient"].as_str().unwrap().parse().unwrap();
+    let m = ferry_circuits::ops::exit::exit_message(domain(e), id, recipient);
+    assert_eq!(m, fr(&e["message"]));
+    assert!(pk(&e["public_key"]).verify(m, &sig(e)).is_ok());
+}
+
+#[test]
 fn signed_transfer_and_withdraw_messages() {
     let v = vectors();
     let t = &v["transfer"];

@@ -415,12 +415,66 @@ async function main() {
     };
   })();
 
+  // ---- transfer to a key (tag 7) and a key-only account's exit (tag 8) ----------
+  const TX_TRANSFER_TO_KEY = 7n;
+  const EXIT = 8n;
+
+  const transferToKey = (() => {
+    const t = {
+      domain: domain.domain,
+      from: 3,
+      to_key: keys[1].public_key,
+      amount: 1500000000,
+      fee: 1000,
+      nonce: 9,
+    };
+    const msg = hash([
+      TX_TRANSFER_TO_KEY,
+      domain.value,
+      BigInt(t.from),
+      BigInt(t.to_key[0]),
+      BigInt(t.to_key[1]),
+      BigInt(t.amount),
+      BigInt(t.fee),
+      BigInt(t.nonce),
+    ]);
+    const prv = privateKeys[0];
+    const sig = sign(prv, msg);
+    return {
+      ...t,
+      message: dec(msg),
+      private_key: prv,
+      public_key: sig.public_key,
+      r8: sig.r8,
+      s: sig.s,
+    };
+  })();
+
+  const exit = (() => {
+    const e = {
+      domain: domain.domain,
+      account_id: 9,
+      recipient: sha256("ferry-l1-address-1").subarray(0, 20).toString("hex"),
+    };
+    const msg = hash([EXIT, domain.value, BigInt(e.account_id), BigInt("0x" + e.recipient)]);
+    const prv = privateKeys[1];
+    const sig = sign(prv, msg);
+    return {
+      ...e,
+      message: dec(msg),
+      private_key: prv,
+      public_key: sig.public_key,
+      r8: sig.r8,
+      s: sig.s,
+    };
+  })();
+
   check(
     BigInt(Fb.toObject(babyjub.Base8[0])) === BJJ_B8[0] &&
       BigInt(Fb.toObject(babyjub.Base8[1])) === BJJ_B8[1],
     "Base8 mismatch"
   );
-  for (const rec of [...signatures, transfer, withdraw]) recheckEmitted(rec);
+  for (const rec of [...signatures, transfer, withdraw, transferToKey, exit]) recheckEmitted(rec);
 
   const doc = {
     generator: `circomlibjs@${circomlibjsVersion()}`,
@@ -435,6 +489,8 @@ async function main() {
     },
     transfer,
     withdraw,
+    transfer_to_key: transferToKey,
+    exit,
   };
   process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
 }
