@@ -190,8 +190,12 @@ impl Sequencer {
             (applied().map(|(_, id, d)| (d.pubkey, d.owner, *id)))
                 .chain(opened.iter().map(|(k, id)| (*k, L1Address::default(), *id)))
         };
+        // the first account of a key is its entry, as `by_pubkey` below and a restart's
+        // rebuild (lowest id) have it: a batch may open two for one key (two depositors, or
+        // a deposit and an opening)
+        let mut indexed = std::collections::HashSet::new();
         for (k, _, id) in new_accounts() {
-            if !self.by_pubkey.contains_key(&k) {
+            if !self.by_pubkey.contains_key(&k) && indexed.insert(k) {
                 w.put(ACCOUNT_BY_PUBKEY, &k, &id);
             }
         }
