@@ -6,6 +6,7 @@ use crate::l1::evm::{address_of, EvmL1};
 use anyhow::{Context, Result};
 use ferry_circuits::eddsa::PrivateKey;
 use ferry_circuits::ops::deposit::Deposit;
+use ferry_circuits::ops::exit::sign_exit;
 use ferry_circuits::ops::transfer::Transfer;
 use ferry_circuits::ops::withdraw::Withdraw;
 use ferry_circuits::ops::{Account, AccountId, Amount, L1Address, Nonce};
@@ -60,6 +61,8 @@ pub struct GasRow {
     pub refund: u64,
     /// `forceWithdraw` (queue a forced withdrawal).
     pub force_withdraw: u64,
+    /// `exitWithKey` of one key-only account (Merkle proof and Baby Jubjub EdDSA).
+    pub exit_with_key: u64,
 }
 
 fn key(rng: &mut impl Rng) -> PrivateKey {
@@ -90,6 +93,15 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         };
         state.insert_genesis(AccountId(i as u32), a)?;
     }
+    // a key-only account (owner 0), as a transfer to a key opens one, for `exitWithKey`
+    let key_only = key(&mut rng);
+    let key_only_account = Account {
+        pubkey: key_only.public_key(),
+        balance: 5_000,
+        nonce: 0,
+        owner: L1Address::default(),
+    };
+    state.insert_genesis(AccountId(9), key_only_account)?;
     let delay = 5;
     let (evm, _) = EvmL1::deploy(
         &anvil.url,
@@ -167,6 +179,19 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         .collect();
     let account = *state.account(AccountId(2)).context("account 2")?;
     let exit = evm.exit(2, &account, &siblings).await?.gas_used;
+    let recipient = address_of(DEV_KEYS[3])?;
+    let by_key = ferry_contracts::mirror::KeyExit {
+        account_id: 9,
+        pubkey: key_only.public_key(),
+        balance: key_only_account.balance,
+        nonce: key_only_account.nonce,
+        siblings: (state.path(AccountId(9)).siblings.iter())
+            .map(|l| l.map(|x| word_of(&x)))
+            .collect(),
+        recipient,
+        signature: sign_exit(domain, AccountId(9), recipient, &key_only),
+    };
+    let exit_with_key = evm.exit_with_key(&by_key).await?.gas_used;
     let refund = evm.refund_deposit(1).await?.gas_used;
 
     let n = inputs.len() as u64;
@@ -191,6 +216,7 @@ pub async fn measure(keys_dir: &Path, depth: usize, transfers: usize, seed: u64)
         exit,
         refund,
         force_withdraw,
+        exit_with_key,
     })
 }
 
@@ -258,8 +284,8 @@ pub fn print(depth: usize, rows: &[GasRow]) {
     }
     if let Some(r) = rows.last() {
         println!(
-            "deposit {}  forceWithdraw {}  claim {}  activateExodus {}  exit (depth {depth}) {}  refundDeposit {}",
-            r.deposit, r.force_withdraw, r.claim, r.activate_exodus, r.exit, r.refund
+            "deposit {}  forceWithdraw {}  claim {}  activateExodus {}  exit (depth {depth}) {}  exitWithKey {}  refundDeposit {}",
+            r.deposit, r.force_withdraw, r.claim, r.activate_exodus, r.exit, r.exit_with_key, r.refund
         );
     }
     println!("verifyProof: gas of the verifier call inside submitBatch (call tracer); floor = 181,150 + 6,150 per public input (4-pair pairing, one ecMul + ecAdd per input)");

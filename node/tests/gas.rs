@@ -30,4 +30,6 @@ async fn one_public_input_and_a_split_that_adds_up() {
     // (a fresh storage word: 22,100 gas alone) cost less
     assert!(r.transfers_only + 22_100 < r.submit_batch, "{r:?}");
     assert_eq!(r.transfers_only_per_transfer, r.transfers_only / 2);
+    // a key-only account's exit passed: the same Merkle proof as `exit`, plus the signature
+    assert!(r.exit_with_key > r.exit, "{r:?}");
 }
