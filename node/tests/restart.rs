@@ -202,6 +202,70 @@ async fn a_forced_withdrawal_sealed_before_a_restart_is_proven_after_it() {
     join.await.unwrap();
 }
 
+/// Transfers to keys with no account, sealed while proving was off: the sequencer opens one
+/// key-only account per key (two transfers to one key, one opening) in the deposit slot, and
+/// the restart opens the same accounts again from the batches' public data, proves and
+/// verifies them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_to_new_keys_sealed_before_a_restart_are_proven_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::new(dir.path());
+    let mut rng = rand::thread_rng();
+    let fresh: Vec<_> = (0..2)
+        .map(|_| ferry_circuits::eddsa::PrivateKey::random(&mut rng).public_key())
+        .collect();
+    let (handle, join) = chain.start(dir.path(), false).await.unwrap();
+    let domain = handle.domain;
+    // users 1 and 2 pay the first key, user 0 the second
+    for (from, to) in [(1, 0), (2, 0), (0, 1)] {
+        let t = ferry_circuits::ops::transfer::Transfer {
+            from: AccountId(from as u32),
+            to: AccountId(0),
+            amount: ferry_circuits::ops::Amount(5),
+            fee: ferry_circuits::ops::Amount(1),
+            nonce: ferry_circuits::ops::Nonce(0),
+        };
+        let tx = t.sign_to_key(domain, &chain.users[from], fresh[to]);
+        handle
+            .submit(ferry_node::tx::L2Tx::Transfer(tx))
+            .await
+            .unwrap();
+    }
+    let m = handle.metrics.clone();
+    wait_until(60, "the three transfers sealed", || m.txs_sealed.get() == 3).await;
+    // every account of the tree (depth 2: 16 slots) as the store holds it
+    let accounts = |store: &Store| -> Vec<(AccountId, ferry_circuits::ops::Account)> {
+        (0..16)
+            .filter_map(|i| Some((AccountId(i), store.get(ACCOUNTS, &AccountId(i)).unwrap()?)))
+            .collect()
+    };
+    let before = accounts(&handle.store);
+    for (key, balance) in [(fresh[0], 10), (fresh[1], 5)] {
+        let of_key: Vec<_> = before.iter().filter(|(_, a)| a.pubkey == key).collect();
+        assert_eq!(of_key.len(), 1, "one account per key: {before:?}");
+        let a = of_key[0].1;
+        assert_eq!((a.balance, a.owner), (balance, Default::default()));
+    }
+    let sealed = m.batches_sealed.get();
+    drop(handle);
+    join.await.unwrap();
+    let db = dir.path().join("db");
+    assert!(statuses(&db).iter().all(|s| *s == BatchStatus::Sealed));
+
+    let (handle, join) = chain.start(dir.path(), true).await.unwrap();
+    let mut l1 = handle.l1.clone();
+    tokio::time::timeout(
+        Duration::from_secs(300),
+        l1.wait_for(|v| v.batch_count == sealed),
+    )
+    .await
+    .expect("the batches verified")
+    .unwrap();
+    assert_eq!(accounts(&handle.store), before);
+    drop(handle);
+    join.await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_write_ahead_log_or_manifest_is_refused_with_a_pointer_to_restore() {
     let dir = tempfile::tempdir().unwrap();
