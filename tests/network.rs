@@ -203,8 +203,8 @@ async fn sequencer_follower_and_prover_worker() {
     .await;
     let (id, account) = opened.unwrap();
     assert_eq!(account.owner, L1Address::default(), "no L1 address owns it");
-    until("the follower opened it too", 60, async || {
-        f.get_account(id).await.unwrap() == Some(account)
+    until("the follower opened it too, and finds it by its key", 60, async || {
+        f.get_account_by_pubkey(fresh).await.unwrap() == Some((id, account))
     })
     .await;
 

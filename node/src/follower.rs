@@ -323,11 +323,8 @@ impl Follower {
         let mut w = self.store.batch();
         let mut touched = vec![AccountId(fee)];
         let mut hashes = Vec::with_capacity(body.txs.len());
-        touched.extend(
-            ferry_circuits::pubdata::openings(&params, &pubdata)
-                .iter()
-                .map(|o| o.0),
-        );
+        let openings = ferry_circuits::pubdata::openings(&params, &pubdata);
+        touched.extend(openings.iter().map(|o| o.0));
         for tx in &body.txs {
             touched.push(tx.from());
             if let L2Tx::Transfer(t) = tx {
@@ -347,14 +344,21 @@ impl Follower {
             .deposits
             .iter()
             .filter(|(i, ..)| !body.refunds.contains(i));
+        // a key's index names its first account, as the sequencer's does: the lowest id, the
+        // first in slot order of those this batch makes (deposits, then openings)
+        let mut keys = Vec::new();
         for (_, id, d) in applied {
             touched.push(*id);
-            if d.forced_account().is_some() {
-                continue; // a forced withdrawal opens no account
+            if d.forced_account().is_none() {
+                keys.push((d.pubkey, *id)); // a forced withdrawal opens no account
             }
-            let indexed = self.store.get(ACCOUNT_BY_PUBKEY, &d.pubkey);
-            if matches!(indexed, Ok(None)) {
-                w.put(ACCOUNT_BY_PUBKEY, &d.pubkey, id);
+        }
+        keys.extend(openings.iter().map(|(id, k)| (*k, *id)));
+        let mut indexed = std::collections::HashSet::new();
+        for (k, id) in keys {
+            let known = self.store.get(ACCOUNT_BY_PUBKEY, &k);
+            if matches!(known, Ok(None)) && indexed.insert(k) {
+                w.put(ACCOUNT_BY_PUBKEY, &k, &id);
             }
         }
         w.put_accounts(&self.state, touched);
