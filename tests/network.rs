@@ -203,9 +203,11 @@ async fn sequencer_follower_and_prover_worker() {
     .await;
     let (id, account) = opened.unwrap();
     assert_eq!(account.owner, L1Address::default(), "no L1 address owns it");
-    until("the follower opened it too, and finds it by its key", 60, async || {
-        f.get_account_by_pubkey(fresh).await.unwrap() == Some((id, account))
-    })
+    until(
+        "the follower opened it too, and finds it by its key",
+        60,
+        async || f.get_account_by_pubkey(fresh).await.unwrap() == Some((id, account)),
+    )
     .await;
 
     // a forced withdrawal from L1 by account 1's owner: its whole balance with no L2
