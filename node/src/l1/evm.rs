@@ -14,7 +14,11 @@ use ferry_contracts::L1Error;
 use ferry_prover::Curve;
 
 mod anvil_only;
+mod exodus;
 mod history;
+mod queue;
+
+pub use queue::QueuedDeposit;
 
 sol! {
     // the generated `deploy` takes the provider and the constructor's seven arguments
@@ -47,6 +51,11 @@ fn node_err(e: impl std::fmt::Display) -> EvmError {
 
 fn u256(w: &Word) -> U256 {
     U256::from_be_bytes(*w)
+}
+
+/// A field element as the `uint256` the contract takes.
+fn fr_word(x: &ferry_circuits::Fr) -> U256 {
+    U256::from_be_bytes(ferry_circuits::field::fr_to_be32(x))
 }
 
 fn address(a: &L1Address) -> Address {
@@ -313,75 +322,6 @@ impl EvmL1 {
         done(self.contract().claim().send().await).await
     }
 
-    /// `activateExodus()`.
-    pub async fn activate_exodus(&self) -> Result<TransactionReceipt, EvmError> {
-        done(self.contract().activateExodus().send().await).await
-    }
-
-    /// `refundDeposit(index)`.
-    pub async fn refund_deposit(&self, index: u64) -> Result<TransactionReceipt, EvmError> {
-        done(
-            self.contract()
-                .refundDeposit(U256::from(index))
-                .send()
-                .await,
-        )
-        .await
-    }
-
-    /// `exit(...)` for `account` at `id` with its Merkle siblings.
-    pub async fn exit(
-        &self,
-        id: u64,
-        account: &Account,
-        siblings: &[[Word; 3]],
-    ) -> Result<TransactionReceipt, EvmError> {
-        let pk = [
-            U256::from_be_bytes(ferry_circuits::field::fr_to_be32(&account.pubkey.x)),
-            U256::from_be_bytes(ferry_circuits::field::fr_to_be32(&account.pubkey.y)),
-        ];
-        let sib: Vec<[U256; 3]> = siblings.iter().map(|l| l.map(|w| u256(&w))).collect();
-        let c = self.contract();
-        done(
-            c.exit(
-                U256::from(id),
-                pk,
-                account.balance,
-                account.nonce,
-                address(&account.owner),
-                sib,
-            )
-            .send()
-            .await,
-        )
-        .await
-    }
-
-    /// `exitWithKey(...)`: a key-only account's exit to the recipient its key signed for.
-    pub async fn exit_with_key(&self, e: &KeyExit) -> Result<TransactionReceipt, EvmError> {
-        let fr = |x: &ferry_circuits::Fr| U256::from_be_bytes(ferry_circuits::field::fr_to_be32(x));
-        let sib: Vec<[U256; 3]> = e.siblings.iter().map(|l| l.map(|w| u256(&w))).collect();
-        let sig = &e.signature;
-        // S is an integer (a signature may carry one of l or more, which the contract refuses)
-        let s = U256::try_from_be_slice(&sig.s.to_bytes_be())
-            .ok_or_else(|| node_err("S wider than 256 bits"))?;
-        let c = self.contract();
-        done(
-            c.exitWithKey(
-                U256::from(e.account_id),
-                [fr(&e.pubkey.x), fr(&e.pubkey.y)],
-                e.balance,
-                e.nonce,
-                sib,
-                address(&e.recipient),
-                [fr(&sig.r8_x), fr(&sig.r8_y), s],
-            )
-            .send()
-            .await,
-        )
-        .await
-    }
-
     /// The stored root.
     pub async fn state_root(&self) -> Result<Word, EvmError> {
         let r = self.contract().stateRoot().call().await.map_err(node_err)?;
@@ -498,118 +438,5 @@ impl EvmL1 {
     /// The latest block number.
     pub async fn block_number(&self) -> Result<u64, EvmError> {
         self.provider.get_block_number().await.map_err(node_err)
-    }
-}
-
-/// A `DepositQueued` event: the queue index, the depositor and what it deposited.
-#[derive(Debug, Clone, Copy)]
-pub struct QueuedDeposit {
-    /// Position in the priority queue.
-    pub index: u64,
-    /// The deposit (owner = the depositor).
-    pub deposit: ferry_circuits::ops::deposit::Deposit,
-    /// Block it was mined in.
-    pub block: u64,
-}
-
-impl EvmL1 {
-    /// The deployment's domain, which every signature and proof must name.
-    pub async fn domain(&self) -> Result<Domain, EvmError> {
-        let r = self.contract().domain().call().await.map_err(node_err)?;
-        let fr = fr_of(&r.to_be_bytes::<32>()).ok_or_else(|| node_err("domain out of field"))?;
-        Domain::from_fr(fr).ok_or_else(|| node_err("domain wider than 253 bits"))
-    }
-
-    /// Batches the contract has verified.
-    pub async fn batch_count(&self) -> Result<u64, EvmError> {
-        self.contract().batchCount().call().await.map_err(node_err)
-    }
-
-    /// Whether the contract is in exodus mode.
-    pub async fn exodus(&self) -> Result<bool, EvmError> {
-        self.contract().exodus().call().await.map_err(node_err)
-    }
-
-    /// Deposits the verified batches took.
-    pub async fn queue_head(&self) -> Result<u64, EvmError> {
-        self.contract().queueHead().call().await.map_err(node_err)
-    }
-
-    /// Deposits queued so far (processed or not).
-    pub async fn queue_length(&self) -> Result<u64, EvmError> {
-        let r = self
-            .contract()
-            .queueLength()
-            .call()
-            .await
-            .map_err(node_err)?;
-        Ok(r.to::<u64>())
-    }
-
-    /// Whether the rollup's code is at its address (an anvil restarted without its state
-    /// has none).
-    pub async fn is_deployed(&self) -> Result<bool, EvmError> {
-        let code = self
-            .provider
-            .get_code_at(self.rollup)
-            .await
-            .map_err(node_err)?;
-        Ok(!code.is_empty())
-    }
-
-    /// `DepositQueued` and `ForcedWithdrawalQueued` events (the priority queue's entries)
-    /// mined in blocks `from_block..`, in queue order.
-    pub async fn deposits_since(&self, from_block: u64) -> Result<Vec<QueuedDeposit>, EvmError> {
-        use alloy::sol_types::SolEvent;
-        use ferry_circuits::ops::{deposit::Deposit, AccountId, Amount};
-        let filter = alloy::rpc::types::Filter::new()
-            .address(self.rollup)
-            .event_signature(vec![
-                FerryRollup::DepositQueued::SIGNATURE_HASH,
-                FerryRollup::ForcedWithdrawalQueued::SIGNATURE_HASH,
-            ])
-            .from_block(from_block);
-        let logs = self.provider.get_logs(&filter).await.map_err(node_err)?;
-        let mut out = Vec::with_capacity(logs.len());
-        for log in logs {
-            let block = log.block_number.unwrap_or_default();
-            if log.topic0() == Some(&FerryRollup::ForcedWithdrawalQueued::SIGNATURE_HASH) {
-                let ev = log
-                    .log_decode::<FerryRollup::ForcedWithdrawalQueued>()
-                    .map_err(node_err)?
-                    .inner
-                    .data;
-                // the contract takes only ids inside the tree, which fit 24 bits
-                let id = AccountId(ev.accountId.to::<u32>());
-                out.push(QueuedDeposit {
-                    index: ev.index.to::<u64>(),
-                    deposit: Deposit::forced_withdrawal(id, L1Address(ev.requester.0 .0)),
-                    block,
-                });
-                continue;
-            }
-            let ev = log
-                .log_decode::<FerryRollup::DepositQueued>()
-                .map_err(node_err)?
-                .inner
-                .data;
-            let coord = |v: U256| {
-                ferry_contracts::mirror::fr_of(&v.to_be_bytes())
-                    .ok_or_else(|| node_err("deposit key out of the field"))
-            };
-            out.push(QueuedDeposit {
-                index: ev.index.to::<u64>(),
-                deposit: Deposit {
-                    pubkey: ferry_circuits::eddsa::PublicKey {
-                        x: coord(ev.pubkeyX)?,
-                        y: coord(ev.pubkeyY)?,
-                    },
-                    owner: L1Address(ev.depositor.0 .0),
-                    amount: Amount(ev.amount),
-                },
-                block,
-            });
-        }
-        Ok(out)
     }
 }
