@@ -304,7 +304,8 @@ impl Follower {
             };
             taken.map_err(|e| format!("batch {n}: {e}"))?;
         }
-        for (id, key) in ferry_circuits::pubdata::openings(&params, &pubdata) {
+        let openings = ferry_circuits::pubdata::openings(&params, &pubdata);
+        for &(id, key) in &openings {
             b.open_account(id, key)
                 .map_err(|e| format!("batch {n}: {e}"))?;
         }
@@ -323,7 +324,6 @@ impl Follower {
         let mut w = self.store.batch();
         let mut touched = vec![AccountId(fee)];
         let mut hashes = Vec::with_capacity(body.txs.len());
-        let openings = ferry_circuits::pubdata::openings(&params, &pubdata);
         touched.extend(openings.iter().map(|o| o.0));
         for tx in &body.txs {
             touched.push(tx.from());

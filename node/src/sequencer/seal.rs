@@ -129,14 +129,15 @@ impl Sequencer {
         // goes to the key's key-only account
         let mut outcome: Vec<(AccountId, Result<(), String>)> = Vec::new();
         for p in &self.mempool {
-            let to = match p.tx.to_key() {
+            // only a transfer to a key is copied, to carry the account it is sent to
+            let (to, verified) = match p.tx.to_key() {
                 Some(k) => match key_account(&k, &opened) {
-                    Some(id) => id,
+                    Some(id) => (id, std::borrow::Cow::Owned(p.verified.sent_to(id))),
                     None => break, // no slot left to open its account: the next batch
                 },
-                None => p.tx.receiver(),
+                None => (p.tx.receiver(), std::borrow::Cow::Borrowed(&p.verified)),
             };
-            match p.verified.sent_to(to).apply(&mut b) {
+            match verified.apply(&mut b) {
                 Ok(()) => outcome.push((to, Ok(()))),
                 Err(BatchError::Full { .. }) | Err(BatchError::OutOfOrder { .. }) => break,
                 Err(e) => outcome.push((to, Err(e.to_string()))),
